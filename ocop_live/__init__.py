@@ -1,0 +1,1 @@
+"""ocop-live: real-time board for livestream OCOP market fairs."""

@@ -1,0 +1,50 @@
+"""Process settings, read once from the environment at the entry point and passed down."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything a process needs to reach Kafka and Redis and to serve.
+
+    Read from ``OCOP_*`` variables (``ocop-live stack env`` prints them for the local
+    stack)::
+
+        settings = Settings()  # at the entry point only
+        app = build_app(settings)
+    """
+
+    model_config = SettingsConfigDict(env_prefix="OCOP_", frozen=True, extra="ignore")
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    key_prefix: str = Field(default="ocop", pattern=r"^[A-Za-z0-9_.:-]{1,40}$")
+
+    views_topic: str = "ocop.views"
+    orders_topic: str = "ocop.orders"
+    sessions_topic: str = "ocop.sessions"
+    dlq_topic: str = "ocop.dlq"
+    partitions: int = Field(default=6, ge=1, le=1024)
+
+    app_id: str = "ocop-live"
+    batch_max: int = Field(default=2000, ge=1)
+    batch_within_s: float = Field(default=0.2, gt=0)
+    max_message_bytes: int = Field(default=1_048_576, ge=1024)
+    # Time rules (docs/design.md, "Late, early and duplicate events").
+    max_future_skew_s: int = Field(default=120, ge=0)
+    max_lateness_s: int = Field(default=3600, ge=60)
+    max_age_s: int = Field(default=7 * 86400, ge=3600)
+    minute_retention_s: int = Field(default=3 * 3600, ge=3600)
+
+    worker_metrics_port: int = Field(default=6066, ge=0, le=65535)
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(default=8080, ge=0, le=65535)
+    push_interval_s: float = Field(default=0.25, gt=0)
+    heartbeat_s: float = Field(default=2.0, gt=0)
+    top_n: int = Field(default=10, ge=1, le=100)
+
+    token_secret: SecretStr = SecretStr("")
+    fair_title: str = "Chợ phiên OCOP"
+    fair_place: str = "Cần Giờ, TP.HCM"

@@ -1,0 +1,71 @@
+"""Shared fixtures: the real Kafka and Redis for the test session, and per-test names."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ocop_live.settings import Settings
+from ocop_live.stack import LocalStack, StackAddresses
+from ocop_live.stack.ports import pick_free_ports
+
+# One unit for every wait in the suite; slow machines scale it up.
+TIME_UNIT = float(os.environ.get("OCOP_TEST_TIME_SCALE", "1"))
+
+
+def seconds(n: float) -> float:
+    """``n`` seconds scaled by OCOP_TEST_TIME_SCALE."""
+    return n * TIME_UNIT
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackAddresses]:
+    """A real Kafka broker and Redis server, started once for the whole test session."""
+    run_dir = Path(tmp_path_factory.mktemp("stack"))
+    local = LocalStack(run_dir=run_dir)
+    try:
+        yield local.up(timeout_s=seconds(180))
+    finally:
+        local.down()
+
+
+@pytest.fixture
+def make_settings(stack: StackAddresses) -> Callable[..., Settings]:
+    """Settings pointing at the session's stack, with topics and keys of this test only."""
+
+    def make(**overrides: Any) -> Settings:
+        tag = uuid.uuid4().hex[:10]
+        metrics_port, web_port = pick_free_ports(2)
+        values: dict[str, Any] = {
+            "kafka_bootstrap": stack.kafka_bootstrap,
+            "redis_url": stack.redis_url,
+            "key_prefix": f"t{tag}",
+            "views_topic": f"t{tag}.views",
+            "orders_topic": f"t{tag}.orders",
+            "sessions_topic": f"t{tag}.sessions",
+            "dlq_topic": f"t{tag}.dlq",
+            "app_id": f"ocop-test-{tag}",
+            "partitions": 3,
+            "worker_metrics_port": metrics_port,
+            "web_port": web_port,
+            "token_secret": "test-secret-" + tag * 2,
+        }
+        values.update(overrides)
+        return Settings(**values)
+
+    return make
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The OCOP_* environment a subprocess needs to see ``settings``."""
+    env = dict(os.environ)
+    for name, value in settings.model_dump().items():
+        if hasattr(value, "get_secret_value"):
+            value = value.get_secret_value()
+        env[f"OCOP_{name.upper()}"] = str(value)
+    return env
