@@ -1,0 +1,1 @@
+"""Kafka edges outside faust: dead letters, catalog publishing, topic administration."""

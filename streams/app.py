@@ -1,0 +1,115 @@
+"""The faust app: thin agents that move records from Kafka to the pipeline."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import faust
+from prometheus_client import generate_latest
+from redis.asyncio import Redis
+
+from consumers.deadletters import DeadLetterSink
+from ocop_live import metrics
+from ocop_live.catalog import CatalogError, decode_session
+from ocop_live.keys import Keys
+from ocop_live.settings import Settings
+from streams.core.aggregate import Aggregator, Record, Rules
+from streams.core.contract import Reason, Rejected
+from streams.core.delta import DeadLetter
+from streams.pipeline import BatchProcessor
+from streams.store import Retention, ShardStore
+
+log = logging.getLogger(__name__)
+
+_METRICS_TYPE = "text/plain; version=0.0.4"
+
+
+def build_app(settings: Settings) -> faust.App:
+    """A faust app with the counting agent, the catalog agent and /metrics, /healthz."""
+    app = faust.App(
+        settings.app_id,
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        store="memory://",
+        topic_partitions=settings.partitions,
+        consumer_auto_offset_reset="earliest",
+        web_enabled=True,
+        web_bind=settings.web_host,
+        web_port=settings.worker_metrics_port,
+        # faust writes a data folder even with the memory store; keep it out of the tree.
+        datadir=Path(tempfile.gettempdir()) / f"ocop-live-{settings.app_id}",
+        producer_linger=0.005,
+    )
+    raw: dict[str, Any] = {"key_type": bytes, "value_type": bytes,
+                           "key_serializer": "raw", "value_serializer": "raw"}
+    source = app.topic(settings.views_topic, settings.orders_topic, **raw)
+    catalog_topic = app.topic(settings.sessions_topic, **raw)
+    dlq_topic = app.topic(settings.dlq_topic, **raw)
+
+    keys = Keys(settings.key_prefix)
+    redis = Redis.from_url(settings.redis_url, decode_responses=True)
+    aggregator = Aggregator(
+        topics={settings.views_topic: "views", settings.orders_topic: "orders"},
+        rules=Rules(
+            max_future_skew_ms=settings.max_future_skew_s * 1000,
+            max_lateness_ms=settings.max_lateness_s * 1000,
+            max_age_ms=settings.max_age_s * 1000,
+        ),
+        max_message_bytes=settings.max_message_bytes,
+    )
+    retention = Retention(minute_s=settings.minute_retention_s)
+    sink = DeadLetterSink(app.producer, topic=dlq_topic.get_topic_name())
+    processor = BatchProcessor(
+        aggregator=aggregator, store=ShardStore(redis, keys=keys, retention=retention), sink=sink
+    )
+
+    @app.agent(source, name="count")
+    async def count(stream: Any) -> None:
+        # faust's StreamT stub lacks take_events (faust 0.15.3 has it on Stream).
+        async for events in stream.take_events(settings.batch_max, settings.batch_within_s):
+            records = [
+                Record(e.message.topic, e.message.partition, e.message.offset,
+                       e.message.key, e.message.value)
+                for e in events
+            ]
+            await processor.process(records)
+
+    @app.agent(catalog_topic, name="catalog")
+    async def catalog(stream: faust.StreamT[bytes]) -> None:
+        async for event in stream.events():
+            message = event.message
+            sid = message.key.decode("utf-8", "replace") if message.key else ""
+            if message.value is None:
+                await redis.hdel(keys.catalog(), sid)
+                continue
+            try:
+                session = decode_session(message.value)
+            except CatalogError as exc:
+                await sink.send([DeadLetter(
+                    message.topic, message.partition, message.offset, message.key,
+                    Rejected(message.value, Reason.INVALID_FIELD, str(exc)),
+                )])
+                continue
+            await redis.hset(keys.catalog(), session.session_id, message.value.decode())
+            metrics.CATALOG_UPDATES.inc()
+
+    @app.on_partitions_revoked.connect
+    async def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        # mode sends (app, revoked_partitions); a shard whose partitions left this worker
+        # must be reloaded from Redis if it ever comes back.
+        (revoked,) = args
+        processor.forget({tp.partition for tp in revoked})
+
+    @app.page("/metrics")
+    async def metrics_page(web: Any, request: Any) -> Any:
+        # aiohttp refuses a charset inside content_type; the exposition format is ASCII.
+        return web.bytes(generate_latest(), content_type=_METRICS_TYPE)
+
+    @app.page("/healthz")
+    async def healthz(web: Any, request: Any) -> Any:
+        return web.json({"status": "ok", "role": "worker"})
+
+    del count, catalog, on_revoked, metrics_page, healthz
+    return app

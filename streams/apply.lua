@@ -1,0 +1,45 @@
+-- Apply one shard's batch atomically, fenced by the Kafka offsets it covers.
+-- KEYS: every key the batch touches; KEYS[1] is the shard's offsets hash.
+-- ARGV[1]: the batch as JSON; numbers travel as strings so nothing is rounded.
+local b = cjson.decode(ARGV[1])
+
+-- 1. Fence: a batch that starts at or below a recorded offset was already applied
+--    (redelivery) or comes from a worker that lost the partition (zombie). Apply nothing.
+for _, f in ipairs(b.fence) do
+  local stored = redis.call('HGET', KEYS[1], f[1])
+  if stored and tonumber(f[2]) <= tonumber(stored) then
+    return {0, f[1], stored}
+  end
+end
+
+-- 2. Counters and states.
+local function chunked(cmd, key, items, width)
+  local args = {}
+  for i = 1, #items do
+    args[#args + 1] = items[i]
+    if #args >= width then
+      redis.call(cmd, key, unpack(args))
+      args = {}
+    end
+  end
+  if #args > 0 then redis.call(cmd, key, unpack(args)) end
+end
+
+for _, op in ipairs(b.hincr) do redis.call('HINCRBY', KEYS[tonumber(op[1])], op[2], op[3]) end
+for _, op in ipairs(b.hset) do redis.call('HSET', KEYS[tonumber(op[1])], op[2], op[3]) end
+for _, op in ipairs(b.zincr) do redis.call('ZINCRBY', KEYS[tonumber(op[1])], op[3], op[2]) end
+for _, op in ipairs(b.zadd) do redis.call('ZADD', KEYS[tonumber(op[1])], op[3], op[2]) end
+for _, op in ipairs(b.sadd) do chunked('SADD', KEYS[tonumber(op[1])], op[2], 1000) end
+for _, op in ipairs(b.pfadd) do chunked('PFADD', KEYS[tonumber(op[1])], op[2], 1000) end
+for _, op in ipairs(b.zadd_many) do chunked('ZADD', KEYS[tonumber(op[1])], op[2], 1000) end
+for _, op in ipairs(b.zrem_below) do
+  redis.call('ZREMRANGEBYSCORE', KEYS[tonumber(op[1])], '-inf', '(' .. op[2])
+end
+for _, op in ipairs(b.expireat) do redis.call('EXPIREAT', KEYS[tonumber(op[1])], op[2]) end
+
+-- 3. Record the offsets this batch covers, in the same transaction as its counters.
+for _, f in ipairs(b.fence) do redis.call('HSET', KEYS[1], f[1], f[3]) end
+
+-- 4. Tell the read side something changed.
+if b.publish then redis.call('PUBLISH', b.publish[1], b.publish[2]) end
+return {1}

@@ -1,0 +1,204 @@
+"""Records in, deltas out: the whole counting logic, with no I/O.
+
+Steps per record, in partition order:
+1. skip it if the store already covers its offset (redelivery after a crash);
+2. decode it (bad bytes become dead letters);
+3. apply the time rules (future beyond the skew, older than the lateness horizon);
+4. drop exact duplicates (same event id, remembered over the lateness horizon);
+5. fold the event into the shard state and the batch delta.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from streams.core.contract import (
+    MessageDecoder,
+    OrderEvent,
+    Reason,
+    Rejected,
+    ViewEvent,
+)
+from streams.core.delta import GMV, ORDERS, UNITS, VIEWERS_NOW, VIEWS, DeadLetter, ShardDelta
+from streams.core.orders import OrderState
+from streams.core.state import SessionLive, ShardState
+from streams.core.windows import iso_utc, local_day, minute_of
+
+TopicKind = Literal["views", "orders"]
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One Kafka message as the worker received it."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """Time rules, in milliseconds.
+
+    - ``max_future_skew_ms``: an event stamped later than now + this is dead-lettered;
+    - ``max_lateness_ms``: an event older than the newest event of its partition minus
+      this is dead-lettered (stream time, so a replay decides exactly as the live run);
+    - ``max_age_ms``: an event older than now minus this is dead-lettered, whatever the
+      stream time (guards the first events of an empty partition).
+    """
+
+    max_future_skew_ms: int = 120_000
+    max_lateness_ms: int = 3_600_000
+    max_age_ms: int = 7 * 86_400_000
+
+
+class Aggregator:
+    """Turns one shard's records into a :class:`ShardDelta`, advancing its state.
+
+    Usage::
+
+        agg = Aggregator(topics={"ocop.views": "views", "ocop.orders": "orders"})
+        delta = agg.batch(state, records, now_ms=clock_ms())
+    """
+
+    def __init__(
+        self,
+        *,
+        topics: Mapping[str, TopicKind],
+        rules: Rules | None = None,
+        max_message_bytes: int = 1_048_576,
+    ) -> None:
+        self.rules = rules or Rules()
+        self._decoders = {
+            topic: MessageDecoder(kind=kind, max_bytes=max_message_bytes)
+            for topic, kind in topics.items()
+        }
+
+    def batch(self, state: ShardState, records: Sequence[Record], *, now_ms: int) -> ShardDelta:
+        """Fold ``records`` (all of ``state.shard``, in partition order) into a delta."""
+        delta = ShardDelta(shard=state.shard)
+        for record in records:
+            covered = state.offsets.get(record.topic)
+            if covered is not None and record.offset <= covered:
+                delta.redelivered += 1
+                continue
+            delta.first_offsets.setdefault(record.topic, record.offset)
+            delta.last_offsets[record.topic] = record.offset
+            decoded = self._decoders[record.topic].decode(value=record.value, key=record.key)
+            for rejected in decoded.rejected:
+                delta.dead_letters.append(_letter(record, rejected))
+            for event, raw in decoded.events:
+                reason = self._time_reason(state, record.topic, event.ts_ms, now_ms)
+                if reason is not None:
+                    delta.dead_letters.append(_letter(record, Rejected(raw, *reason)))
+                    continue
+                seen_key = ("v:" if isinstance(event, ViewEvent) else "o:") + event.event_id
+                if (seen_key, event.ts_ms) in state.seen:
+                    delta.duplicates += 1
+                    continue
+                state.seen.add(seen_key, event.ts_ms)
+                delta.seen.append((seen_key, event.ts_ms))
+                mark = state.watermarks.get(record.topic)
+                if mark is None or event.ts_ms > mark:
+                    state.watermarks[record.topic] = event.ts_ms
+                    delta.watermarks[record.topic] = event.ts_ms
+                delta.accepted += 1
+                if isinstance(event, ViewEvent):
+                    _view(state, delta, event)
+                else:
+                    _order(state, delta, event)
+        state.offsets.update(delta.last_offsets)
+        if state.watermarks:
+            horizon = min(state.watermarks.values()) - self.rules.max_lateness_ms
+            state.seen.forget_before(horizon)
+            delta.forget_before_ms = horizon
+        return delta
+
+    def _time_reason(
+        self, state: ShardState, topic: str, ts_ms: int, now_ms: int
+    ) -> tuple[Reason, str] | None:
+        rules = self.rules
+        if ts_ms > now_ms + rules.max_future_skew_ms:
+            return Reason.FUTURE_EVENT, (
+                f"ts {iso_utc(ts_ms)} is more than {rules.max_future_skew_ms} ms after "
+                f"now {iso_utc(now_ms)}"
+            )
+        if ts_ms < now_ms - rules.max_age_ms:
+            return Reason.TOO_LATE, (
+                f"ts {iso_utc(ts_ms)} is more than {rules.max_age_ms} ms before "
+                f"now {iso_utc(now_ms)}"
+            )
+        mark = state.watermarks.get(topic)
+        if mark is not None and ts_ms < mark - rules.max_lateness_ms:
+            return Reason.TOO_LATE, (
+                f"ts {iso_utc(ts_ms)} is more than {rules.max_lateness_ms} ms before the "
+                f"partition's newest event {iso_utc(mark)}"
+            )
+        return None
+
+
+def _letter(record: Record, rejected: Rejected) -> DeadLetter:
+    return DeadLetter(record.topic, record.partition, record.offset, record.key, rejected)
+
+
+def _view(state: ShardState, delta: ShardDelta, event: ViewEvent) -> None:
+    sid = event.session_id
+    live = state.sessions.get(sid)
+    if live is None:
+        live = state.sessions[sid] = SessionLive()
+    before = live.viewers_now
+    live.net += 1 if event.join else -1
+    after = live.viewers_now
+    if after > live.peak:
+        live.peak = after
+        live.peak_at = event.ts_ms
+    delta.live[sid] = live
+    delta.totals[VIEWERS_NOW] += after - before
+    if not event.join:
+        return
+    minute, day = minute_of(event.ts_ms), local_day(event.ts_ms)
+    delta.totals[VIEWS] += 1
+    delta.sessions[sid][VIEWS] += 1
+    delta.minutes[minute, None][VIEWS] += 1
+    delta.minutes[minute, sid][VIEWS] += 1
+    delta.days[day, None][VIEWS] += 1
+    delta.days[day, sid][VIEWS] += 1
+    delta.viewers[sid].add(event.viewer_id)
+
+
+def _order(state: ShardState, delta: ShardDelta, event: OrderEvent) -> None:
+    key = (event.session_id, event.order_id)
+    old = state.orders.get(key)
+    new = OrderState.of(event) if old is None else old.merge(event)
+    if new == old:
+        return
+    state.orders[key] = new
+    delta.orders[key] = new
+    if old is not None and old.counts:
+        _contribute(delta, event.session_id, old, -1)
+    if new.counts:
+        _contribute(delta, event.session_id, new, +1)
+
+
+def _contribute(delta: ShardDelta, sid: str, order: OrderState, sign: int) -> None:
+    units, gmv = sign * order.quantity, sign * order.amount_vnd
+    minute, day = minute_of(order.ts_ms), local_day(order.ts_ms)
+    for counter in (
+        delta.totals,
+        delta.sessions[sid],
+        delta.minutes[minute, None],
+        delta.minutes[minute, sid],
+        delta.days[day, None],
+        delta.days[day, sid],
+    ):
+        counter[ORDERS] += sign
+        counter[UNITS] += units
+        counter[GMV] += gmv
+    delta.session_products[sid][order.product_id] += units
+    delta.session_product_gmv[sid][order.product_id] += gmv
+    delta.product_units[order.product_id] += units
+    delta.product_gmv[order.product_id] += gmv

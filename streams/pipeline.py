@@ -1,0 +1,140 @@
+"""One batch through the write path, in the order that makes it crash-safe."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Protocol, TypeVar
+
+from redis.exceptions import RedisError
+
+from ocop_live import metrics
+from streams.core.aggregate import Aggregator, Record
+from streams.core.delta import DeadLetter, ShardDelta
+from streams.core.state import ShardState
+from streams.store import FenceRejected, ShardStore
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+Clock = Callable[[], int]
+
+
+def wall_clock_ms() -> int:
+    """Milliseconds since the epoch (the production clock; tests inject their own)."""
+    return time.time_ns() // 1_000_000
+
+
+class LetterSink(Protocol):
+    """Where dead letters go (the dead-letter topic in production)."""
+
+    async def send(self, letters: Sequence[DeadLetter]) -> None: ...
+
+
+class BatchProcessor:
+    """Applies batches of records to the store, exactly once per offset.
+
+    Usage::
+
+        processor = BatchProcessor(aggregator=agg, store=store, sink=sink)
+        await processor.process(records)      # records of any partitions, in order
+        processor.forget([3])                 # partition 3 was revoked
+    """
+
+    def __init__(
+        self,
+        *,
+        aggregator: Aggregator,
+        store: ShardStore,
+        sink: LetterSink,
+        clock: Clock = wall_clock_ms,
+        retry_max_s: float = 5.0,
+    ) -> None:
+        self.aggregator = aggregator
+        self.store = store
+        self.sink = sink
+        self.clock = clock
+        self.retry_max_s = retry_max_s
+        self._states: dict[int, ShardState] = {}
+
+    def forget(self, shards: Iterable[int]) -> None:
+        """Drop cached state of shards this worker no longer owns."""
+        for shard in shards:
+            self._states.pop(shard, None)
+
+    async def process(self, records: Sequence[Record]) -> None:
+        """Count ``records``; returns once Redis holds their effect and their offsets."""
+        started = time.perf_counter()
+        by_shard: dict[int, list[Record]] = {}
+        for record in records:
+            by_shard.setdefault(record.partition, []).append(record)
+        consumed = Counter(record.topic for record in records)
+        while by_shard:
+            now_ms = self.clock()
+            deltas = [
+                self.aggregator.batch(await self._state(shard), shard_records, now_ms=now_ms)
+                for shard, shard_records in by_shard.items()
+            ]
+            # 1. Dead letters first, acknowledged by the broker: once the offsets below
+            #    are recorded, these records are never looked at again.
+            letters = [letter for delta in deltas for letter in delta.dead_letters]
+            if letters:
+                await self.sink.send(letters)
+            # 2. Counters and offsets, one transaction per shard, one round trip in all.
+            rejected = await self._apply(deltas)
+            self._count(deltas)
+            # 3. A refused shard was already applied further (redelivery, or another
+            #    worker took it over): reload what Redis holds and redo only that shard.
+            for refusal in rejected:
+                log.warning(
+                    "shard %d: Redis already covers %s up to offset %d; reloading its state "
+                    "and skipping what is covered",
+                    refusal.shard, refusal.topic, refusal.stored_offset,
+                )
+                self._states.pop(refusal.shard, None)
+            metrics.FENCE_REJECTIONS.inc(len(rejected))
+            by_shard = {r.shard: by_shard[r.shard] for r in rejected}
+        for topic, n in consumed.items():
+            metrics.EVENTS_CONSUMED.labels(topic).inc(n)
+        metrics.BATCH_EVENTS.observe(len(records))
+        metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
+
+    async def _state(self, shard: int) -> ShardState:
+        state = self._states.get(shard)
+        if state is None:
+            state = await self._retry(lambda: self.store.load(shard), f"load shard {shard}")
+            self._states[shard] = state
+        return state
+
+    async def _apply(self, deltas: Sequence[ShardDelta]) -> list[FenceRejected]:
+        return await self._retry(lambda: self.store.apply(deltas), "apply batch")
+
+    async def _retry(self, call: Callable[[], Awaitable[T]], what: str) -> T:
+        # The shard state already advanced for these deltas, so the only way forward is
+        # to apply them: retry until Redis answers. The fence makes a retry of a batch
+        # that did land (reply lost) harmless.
+        delay = 0.05
+        while True:
+            try:
+                return await call()
+            except (RedisError, OSError) as exc:
+                metrics.REDIS_ERRORS.inc()
+                log.error(
+                    "Redis call failed (%s: %s) while trying to %s; retrying in %.2f s. "
+                    "Check that Redis at OCOP_REDIS_URL is up.",
+                    type(exc).__name__, exc, what, delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.retry_max_s)
+
+    @staticmethod
+    def _count(deltas: Sequence[ShardDelta]) -> None:
+        metrics.EVENTS_ACCEPTED.inc(sum(d.accepted for d in deltas))
+        metrics.DUPLICATES.inc(sum(d.duplicates for d in deltas))
+        metrics.REDELIVERED.inc(sum(d.redelivered for d in deltas))
+        reasons = Counter(letter.rejected.reason.value for d in deltas for letter in d.dead_letters)
+        for reason, n in reasons.items():
+            metrics.DEAD_LETTERS.labels(reason).inc(n)

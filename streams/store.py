@@ -1,0 +1,221 @@
+"""Redis side of the write path: load a shard's state, apply a batch atomically.
+
+Each shard's batch is one Lua script call (a transaction: all of it or nothing) that
+first checks the offset fence, then writes the counters, then records the offsets.
+All shards of one faust batch go in one pipeline: one round trip per batch.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from importlib import resources
+from typing import Any
+
+from redis.asyncio import Redis
+
+from ocop_live.keys import Keys, product_field, session_field
+from streams.core.delta import GMV, VIEWERS_NOW, ShardDelta
+from streams.core.orders import OrderState
+from streams.core.state import SessionLive, ShardState
+from streams.core.windows import FAIR_TZ
+
+_SCRIPT = resources.files("streams").joinpath("apply.lua").read_text(encoding="utf-8")
+
+
+@dataclass(frozen=True, slots=True)
+class FenceRejected:
+    """A shard batch the store refused: its offsets were already applied."""
+
+    shard: int
+    topic: str
+    stored_offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class Retention:
+    """How long time buckets live, in seconds."""
+
+    minute_s: int = 3 * 3600
+    day_s: int = 8 * 86400
+
+
+@dataclass(slots=True)
+class _Batch:
+    keys: list[str] = field(default_factory=list)
+    index: dict[str, int] = field(default_factory=dict)
+    ops: dict[str, list[Any]] = field(
+        default_factory=lambda: {
+            name: []
+            for name in (
+                "fence", "hincr", "hset", "zincr", "zadd", "sadd", "pfadd", "zadd_many",
+                "zrem_below", "expireat",
+            )
+        }
+    )
+
+    def key(self, name: str) -> str:
+        if name not in self.index:
+            self.keys.append(name)
+            self.index[name] = len(self.keys)
+        return str(self.index[name])
+
+    def add(self, op: str, key: str, *args: Any) -> None:
+        self.ops[op].append([self.key(key), *args])
+
+
+def encode_batch(
+    delta: ShardDelta, keys: Keys, retention: Retention
+) -> tuple[list[str], str]:
+    """The script's KEYS and its JSON argument for one shard delta (pure)."""
+    shard = delta.shard
+    b = _Batch()
+    b.key(keys.offsets(shard))
+    b.ops["fence"] = [
+        [topic, str(first), str(delta.last_offsets[topic])]
+        for topic, first in delta.first_offsets.items()
+    ]
+    totals = keys.totals(shard)
+    for name, n in delta.totals.items():
+        if n:
+            b.add("hincr", totals, name, str(n))
+    for sid, counter in delta.sessions.items():
+        skey = keys.session(shard, sid)
+        for name, n in counter.items():
+            if n:
+                b.add("hincr", skey, name, str(n))
+        if counter.get(GMV):
+            b.add("zincr", keys.top_gmv(shard), sid, str(counter[GMV]))
+    for sid, units in delta.session_products.items():
+        skey = keys.session(shard, sid)
+        for pid, n in units.items():
+            if n:
+                b.add("hincr", skey, product_field(pid, "units"), str(n))
+        for pid, n in delta.session_product_gmv[sid].items():
+            if n:
+                b.add("hincr", skey, product_field(pid, GMV), str(n))
+    for sid, live in delta.live.items():
+        skey = keys.session(shard, sid)
+        b.add("hset", skey, "net", str(live.net))
+        b.add("hset", skey, "peak", str(live.peak))
+        b.add("hset", skey, "peak_at", "" if live.peak_at is None else str(live.peak_at))
+        b.add("hset", skey, VIEWERS_NOW, str(live.viewers_now))
+        b.add("zadd", keys.top_viewers(shard), sid, str(live.viewers_now))
+    touched = sorted(delta.touched_sessions)
+    if touched:
+        b.add("sadd", keys.sessions(shard), touched)
+    for (minute, owner), counter in delta.minutes.items():
+        mkey = keys.minute(shard, minute)
+        for name, n in counter.items():
+            if n:
+                b.add("hincr", mkey, _bucket_field(owner, name), str(n))
+    for minute in {minute for minute, _ in delta.minutes}:
+        b.add("expireat", keys.minute(shard, minute), str(minute // 1000 + retention.minute_s))
+    for (day, owner), counter in delta.days.items():
+        dkey = keys.day(shard, day)
+        for name, n in counter.items():
+            if n:
+                b.add("hincr", dkey, _bucket_field(owner, name), str(n))
+    for day in {day for day, _ in delta.days}:
+        b.add("expireat", keys.day(shard, day), str(_day_expiry(day, retention)))
+    for pid, n in delta.product_units.items():
+        if n:
+            b.add("zincr", keys.product_units(shard), pid, str(n))
+    for pid, n in delta.product_gmv.items():
+        if n:
+            b.add("zincr", keys.product_gmv(shard), pid, str(n))
+    for sid, viewer_ids in delta.viewers.items():
+        ids = sorted(viewer_ids)
+        b.add("pfadd", keys.session_viewers(shard, sid), ids)
+        b.add("pfadd", keys.viewers(shard), ids)
+    for (sid, oid), state in delta.orders.items():
+        b.add("hset", keys.orders(shard), json.dumps([sid, oid]), json.dumps(state.to_list()))
+    if delta.seen:
+        flat: list[str] = []
+        for member, ts in delta.seen:
+            flat += [str(ts), member]
+        b.add("zadd_many", keys.seen(shard), flat)
+    if delta.forget_before_ms is not None:
+        b.add("zrem_below", keys.seen(shard), str(delta.forget_before_ms))
+    for topic, mark in delta.watermarks.items():
+        b.add("hset", keys.watermarks(shard), topic, str(mark))
+    payload: dict[str, Any] = dict(b.ops)
+    if not delta.is_empty():
+        payload["publish"] = [keys.changes(), str(shard)]
+    return b.keys, json.dumps(payload, ensure_ascii=False)
+
+
+def _bucket_field(session_id: str | None, name: str) -> str:
+    return name if session_id is None else session_field(session_id, name)
+
+
+def _day_expiry(day: str, retention: Retention) -> int:
+    start = datetime.combine(date.fromisoformat(day), time(), tzinfo=FAIR_TZ)
+    return int(start.timestamp()) + 86400 + retention.day_s
+
+
+class ShardStore:
+    """Loads shard states from Redis and applies shard deltas to it.
+
+    Usage::
+
+        store = ShardStore(redis, keys=Keys("ocop"))
+        state = await store.load(3)
+        rejected = await store.apply([delta])   # [] when everything applied
+    """
+
+    def __init__(self, redis: Redis, *, keys: Keys, retention: Retention | None = None) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.retention = retention or Retention()
+        self._script = redis.register_script(_SCRIPT)
+
+    async def load(self, shard: int) -> ShardState:
+        """Rebuild a shard's in-memory state from what Redis recorded."""
+        k = self.keys
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hgetall(k.offsets(shard))
+            pipe.hgetall(k.watermarks(shard))
+            pipe.zrange(k.seen(shard), 0, -1, withscores=True)
+            pipe.hgetall(k.orders(shard))
+            pipe.smembers(k.sessions(shard))
+            offsets, marks, seen, orders, sessions = await pipe.execute()
+        state = ShardState(shard=shard)
+        state.offsets = {topic: int(v) for topic, v in offsets.items()}
+        state.watermarks = {topic: int(v) for topic, v in marks.items()}
+        for member, score in seen:
+            state.seen.add(member, int(score))
+        for raw_key, raw_state in orders.items():
+            sid, oid = json.loads(raw_key)
+            state.orders[sid, oid] = OrderState.from_list(json.loads(raw_state))
+        sids = sorted(sessions)
+        if sids:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for sid in sids:
+                    pipe.hmget(k.session(shard, sid), ["net", "peak", "peak_at"])
+                rows = await pipe.execute()
+            for sid, (net, peak, peak_at) in zip(sids, rows, strict=True):
+                state.sessions[sid] = SessionLive(
+                    net=int(net or 0),
+                    peak=int(peak or 0),
+                    peak_at=int(peak_at) if peak_at else None,
+                )
+        return state
+
+    async def apply(self, deltas: Sequence[ShardDelta]) -> list[FenceRejected]:
+        """Apply every delta in one round trip; return the shards the fence refused."""
+        todo = [d for d in deltas if d.first_offsets]
+        if not todo:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for delta in todo:
+                script_keys, arg = encode_batch(delta, self.keys, self.retention)
+                await self._script(keys=script_keys, args=[arg], client=pipe)
+            results = await pipe.execute()
+        rejected = []
+        for delta, result in zip(todo, results, strict=True):
+            if int(result[0]) == 0:
+                rejected.append(FenceRejected(delta.shard, str(result[1]), int(result[2])))
+        return rejected
