@@ -1,0 +1,1 @@
+"""Read side: the venue board, host pages and their APIs over websockets and HTTP."""
