@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# make demo: the local stack, one worker, one web process and a live simulated fair.
+# Ctrl-C stops all of it, the stack included.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=.venv/bin
+RATE=${DEMO_RATE:-400}
+DURATION=${DEMO_DURATION:-3600}
+LOGS=.run/demo
+mkdir -p "$LOGS"
+
+pids=()
+stop() {
+  trap - INT TERM EXIT
+  echo
+  echo "stopping the demo…"
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  "$BIN/ocop-live" stack down || true
+}
+trap stop INT TERM EXIT
+
+"$BIN/ocop-live" stack up
+eval "$("$BIN/ocop-live" stack env)"
+"$BIN/ocop-live" topics create
+"$BIN/ocop-live" catalog load
+
+"$BIN/ocop-live" worker >"$LOGS/worker.log" 2>&1 &
+pids+=($!)
+"$BIN/ocop-live" web >"$LOGS/web.log" 2>&1 &
+pids+=($!)
+
+for _ in $(seq 1 100); do
+  curl -fs "http://127.0.0.1:$OCOP_WEB_PORT/healthz" >/dev/null 2>&1 && break
+  sleep 0.2
+done
+host_token=$("$BIN/ocop-live" token issue --session cp-2023-hcm-01 2>/dev/null || true)
+
+cat <<MSG
+
+  Venue board:   http://127.0.0.1:$OCOP_WEB_PORT/board   (English: ?lang=en)
+  Board API:     http://127.0.0.1:$OCOP_WEB_PORT/api/board
+  Host page:     http://127.0.0.1:$OCOP_WEB_PORT/host?session=cp-2023-hcm-01&token=$host_token
+  Metrics:       http://127.0.0.1:$OCOP_WEB_PORT/metrics (web), http://127.0.0.1:$OCOP_WORKER_METRICS_PORT/metrics (worker)
+  Logs:          $LOGS/
+
+  Simulating a live fair at $RATE events/s for $DURATION s. Ctrl-C stops everything.
+
+MSG
+
+"$BIN/ocop-live" simulate --rate "$RATE" --duration "$DURATION" --truth "$LOGS/truth.json" &
+pids+=($!)
+wait "${pids[-1]}"
+echo "simulation finished; the board stays up until Ctrl-C"
+wait
