@@ -374,7 +374,8 @@ class _Builder:
         elif reason == "future_ts":
             event["ts"] = format_ts(self.end_ms + 2 * _DAY, rng.randrange(3))
         elif reason == "past_ts":
-            event["ts"] = format_ts(now - 3 * _DAY, rng.randrange(3))
+            # Beyond the worker's 7-day age limit, so it is refused whatever the stream time.
+            event["ts"] = format_ts(now - 10 * _DAY, rng.randrange(3))
         elif reason == "key_mismatch":
             others = [s.info.session_id for s in self.live if s.info.session_id != sid]
             event["session_id"] = rng.choice(others) if others else f"{sid}-other"

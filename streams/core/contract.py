@@ -47,11 +47,6 @@ class Status(enum.IntEnum):
     REFUNDED = 3
 
     @property
-    def counts(self) -> bool:
-        """Whether an order whose latest status is this one counts in orders and GMV."""
-        return self <= Status.PAID
-
-    @property
     def precedence(self) -> int:
         """Cancelled and refunded are both terminal and equal in precedence."""
         return min(int(self), 2)

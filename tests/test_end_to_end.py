@@ -1,0 +1,143 @@
+"""A simulated fair through the real broker, worker, Redis and web process.
+
+The board and every session's page must equal the simulator's ground truth exactly
+(unique viewers within the documented HyperLogLog error), and every invalid record must
+be in the dead-letter topic with its reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from consumers.topics import ensure_topics
+from ocop_live.catalog import SAMPLE_CATALOG, load_catalog
+from ocop_live.settings import Settings
+from ocop_live.simulator.fair import FairConfig, generate
+from ocop_live.simulator.producer import KafkaTarget, send_fair
+from ocop_live.simulator.truth import compute_truth
+from ocop_live.tokens import HostTokens
+from tests.conftest import seconds
+from tests.processes import running, wait_caught_up
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+
+EVENTS = 100_000
+SEED = 20231125
+HLL_TOLERANCE = 0.025  # three standard errors of Redis' HyperLogLog (0.81 %)
+COUNTS = ("views", "orders", "units", "gmv_vnd")
+
+
+def _get(url: str, token: str | None = None) -> tuple[int, Any]:
+    request = urllib.request.Request(url)  # noqa: S310  (loopback test server)
+    if token is not None:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=seconds(10)) as response:  # noqa: S310
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def _close(actual: int, expected: int) -> bool:
+    return abs(actual - expected) <= max(1, HLL_TOLERANCE * expected)
+
+
+async def _dead_letters(settings: Settings, expected: int) -> list[Any]:
+    consumer = AIOKafkaConsumer(settings.dlq_topic, bootstrap_servers=settings.kafka_bootstrap,
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    records: list[Any] = []
+    deadline = time.monotonic() + seconds(60)
+    try:
+        # Read until the expected count, then a little longer to catch any extra.
+        while time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            got = [r for part in batch.values() for r in part]
+            records += got
+            if len(records) >= expected and not got:
+                break
+    finally:
+        await consumer.stop()
+    return records
+
+
+async def test_a_simulated_fair_reaches_the_board_exactly(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    settings = make_settings(partitions=4)
+    await ensure_topics(settings)
+    now_ms = time.time_ns() // 1_000_000
+    span = 30 * 60_000
+    fair = generate(load_catalog(SAMPLE_CATALOG),
+                    FairConfig(start_ms=now_ms - span, span_ms=span, events=EVENTS, seed=SEED))
+    truth = compute_truth(fair.messages, fair.catalog, seed=SEED)
+    assert truth["events"] >= EVENTS
+    assert len(truth["sessions"]) >= 30
+
+    with running(settings, "worker", tmp_path), running(settings, "web", tmp_path):
+        target = KafkaTarget(settings.kafka_bootstrap, settings.views_topic,
+                             settings.orders_topic, settings.sessions_topic)
+        await send_fair(fair, target, paced=False, progress=False)
+        await wait_caught_up(settings, timeout_s=300)
+        await asyncio.sleep(seconds(1))  # the catalog agent runs beside the counting agent
+        base = f"http://127.0.0.1:{settings.web_port}"
+
+        status, board = _get(f"{base}/api/board")
+        assert status == 200
+        totals, expected = board["totals"], truth["totals"]
+        for name in (*COUNTS, "viewers_now"):
+            assert totals[name] == expected[name], name
+        assert _close(totals["unique_viewers"], expected["unique_viewers"])
+        assert board["windows"]["fair"] == {n: expected[n] for n in COUNTS}
+
+        top_products = sorted(
+            ((pid, p["units"]) for pid, p in truth["products"].items() if p["units"] > 0),
+            key=lambda kv: (-kv[1], kv[0]),
+        )[: settings.top_n]
+        assert [(p["product_id"], p["units"]) for p in board["top_products"]] == top_products
+        top_provinces = sorted(
+            ((name, p["gmv_vnd"]) for name, p in truth["provinces"].items() if p["gmv_vnd"] > 0),
+            key=lambda kv: (-kv[1], kv[0]),
+        )[: settings.top_n]
+        assert [(p["province"], p["gmv_vnd"]) for p in board["top_provinces"]] == top_provinces
+        assert all(s["title"] for s in board["top_sessions_gmv"])
+
+        tokens = HostTokens(secret=settings.token_secret.get_secret_value())
+        expires = time.time_ns() // 1_000_000 + 3_600_000
+        for sid, want in truth["sessions"].items():
+            status, page = _get(f"{base}/api/sessions/{sid}",
+                                tokens.issue(sid, expires_at_ms=expires))
+            assert status == 200, (sid, page)
+            got = {n: page[n] for n in (*COUNTS, "viewers_now", "peak_viewers", "peak_at")}
+            assert got == {n: want[n] for n in got}, sid
+            assert _close(page["unique_viewers"], want["unique_viewers"]), sid
+            products = {p["product_id"]: {"units": p["units"], "gmv_vnd": p["gmv_vnd"]}
+                        for p in page["products"] if p["units"]}
+            assert products == {pid: p for pid, p in want["products"].items() if p["units"]}
+            for row in page["series"]:
+                bucket = want["minutes"].get(str(row["minute"]), dict.fromkeys(COUNTS, 0))
+                assert {n: row[n] for n in COUNTS} == {n: bucket[n] for n in COUNTS}, sid
+
+        some = next(iter(truth["sessions"]))
+        other = tokens.issue("someone-else", expires_at_ms=expires)
+        assert _get(f"{base}/api/sessions/{some}")[0] == 401
+        assert _get(f"{base}/api/sessions/{some}", other)[0] == 403
+        assert _get(f"{base}/api/sessions/{some}", "forged")[0] == 401
+
+    letters = await _dead_letters(settings, truth["dead_letters"])
+    assert len(letters) == truth["dead_letters"]
+    reasons = Counter(dict(r.headers)["reason"].decode() for r in letters)
+    assert set(reasons) <= {"bad_json", "invalid_field", "bad_timestamp", "key_mismatch",
+                            "future_event", "too_late"}
+    assert all(r.value for r in letters)
