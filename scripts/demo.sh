@@ -4,8 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
-RATE=${DEMO_RATE:-400}
-DURATION=${DEMO_DURATION:-3600}
+RATE=${DEMO_RATE:-300}
+DURATION=${DEMO_DURATION:-1800}
 LOGS=.run/demo
 mkdir -p "$LOGS"
 

@@ -192,9 +192,17 @@ class WebApp:
             except (RedisError, OSError) as exc:
                 log.warning("request %s failed: Redis unavailable (%s)", path, exc)
                 response = json_response(503, {"error": "store_unavailable"})
-        route = path if path in self._routes else path.split("/", 3)[1] or "/"
-        metrics.HTTP_REQUESTS.labels(route, str(response.status_code)).inc()
+        metrics.HTTP_REQUESTS.labels(self._route_label(path), str(response.status_code)).inc()
         return response
+
+    def _route_label(self, path: str) -> str:
+        # Bounded label values: a scanner probing random paths must not grow the series.
+        if path in self._routes:
+            return path
+        for prefix in ("/static/", "/api/sessions/"):
+            if path.startswith(prefix):
+                return prefix
+        return "other"
 
     async def handler(self, connection: ServerConnection) -> None:
         """Serve one screen: snapshot, then changes and heartbeats until it leaves."""
