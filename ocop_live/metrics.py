@@ -1,49 +1,106 @@
 """Every Prometheus metric of every process, declared in one place.
 
-Labels are few and bounded (topic, reason, page): never a session, viewer or order id.
-Hot paths call ``inc(n)`` once per batch, not once per event.
+Labels are few and bounded (topic, partition, reason, page, route): never a session,
+viewer or order id. Hot paths call ``inc(n)``/``observe`` once per batch, not per event.
 """
 
 from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+_FRESHNESS_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 2, 5, 10, 30, 60, 300)
+_FAST_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
+
 # Write side (streams/).
 EVENTS_CONSUMED = Counter(
     "ocop_events_consumed_total", "Kafka messages taken from an input topic.", ["topic"]
 )
-EVENTS_ACCEPTED = Counter(
-    "ocop_events_accepted_total", "Events counted (after decoding, time rules and dedup)."
+EVENTS_APPLIED = Counter(
+    "ocop_events_applied_total",
+    "Events counted in Redis (after decoding, time rules and dedup), per input topic.",
+    ["topic"],
 )
 DUPLICATES = Counter("ocop_duplicate_events_total", "Events skipped as exact duplicates.")
+LATE_EVENTS = Counter(
+    "ocop_late_events_total",
+    "Events counted although older than their partition's newest event (out of order).",
+)
 REDELIVERED = Counter(
     "ocop_redelivered_messages_total", "Messages skipped because Redis already covers them."
 )
 DEAD_LETTERS = Counter(
     "ocop_dead_letters_total", "Records sent to the dead-letter topic.", ["reason"]
 )
-BATCH_EVENTS = Histogram(
+BATCH_MESSAGES = Histogram(
     "ocop_batch_messages", "Messages per processed batch.",
     buckets=(1, 10, 50, 100, 250, 500, 1000, 2000, 5000),
 )
 BATCH_SECONDS = Histogram(
     "ocop_batch_apply_seconds", "Time to turn one batch into Redis writes and apply them.",
-    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+    buckets=_FAST_BUCKETS,
+)
+REDIS_ROUNDTRIP = Histogram(
+    "ocop_redis_roundtrip_seconds", "Duration of one Redis round trip of the write path.",
+    buckets=_FAST_BUCKETS,
+)
+FRESHNESS_APPLIED = Histogram(
+    "ocop_freshness_applied_seconds",
+    "Event time of a batch's newest event to the moment Redis holds it.",
+    buckets=_FRESHNESS_BUCKETS,
+)
+CONSUMER_LAG_MESSAGES = Gauge(
+    "ocop_consumer_lag_messages", "Messages in a partition not yet applied.",
+    ["topic", "partition"],
+)
+CONSUMER_LAG_SECONDS = Gauge(
+    "ocop_consumer_lag_seconds",
+    "Age of the oldest message not yet applied in a partition (0 when caught up).",
+    ["topic", "partition"],
+)
+LAST_APPLIED = Gauge(
+    "ocop_last_applied_timestamp_seconds", "Wall-clock time of the last applied batch."
 )
 FENCE_REJECTIONS = Counter(
     "ocop_fence_rejections_total", "Shard batches Redis refused as already applied."
 )
-REDIS_ERRORS = Counter("ocop_redis_errors_total", "Redis calls that failed and were retried.")
+REDIS_ERRORS = Counter(
+    "ocop_redis_errors_total", "Redis calls that failed (and were retried).", ["role"]
+)
 CATALOG_UPDATES = Counter("ocop_catalog_updates_total", "Session catalog records applied.")
 
 # Read side (web/).
 WS_CLIENTS = Gauge("ocop_ws_clients", "Websocket clients connected.", ["page"])
 WS_MESSAGES = Counter(
-    "ocop_ws_messages_sent_total", "Websocket messages broadcast, per kind.", ["kind"]
+    "ocop_ws_messages_sent_total", "Websocket messages sent, per page and kind.",
+    ["page", "kind"],
+)
+WS_DROPPED = Counter(
+    "ocop_ws_messages_dropped_total",
+    "Messages not sent to a client (slow or closing), per page.", ["page"],
+)
+WS_DISCONNECTS = Counter(
+    "ocop_ws_disconnects_total", "Websocket clients that left or were dropped, per reason.",
+    ["page", "reason"],
+)
+BROADCAST_SECONDS = Histogram(
+    "ocop_broadcast_seconds", "Time to hand one message to every connected client.",
+    buckets=_FAST_BUCKETS,
+)
+FRESHNESS_SCREEN = Histogram(
+    "ocop_freshness_screen_seconds",
+    "Event time of the newest applied event to the moment a change is sent to screens.",
+    buckets=_FRESHNESS_BUCKETS,
+)
+SCREENS_STALE = Gauge(
+    "ocop_screens_stale",
+    "Board screens whose last reported sequence number is older than the stale limit.",
+)
+BOARD_VIEWERS_NOW = Gauge(
+    "ocop_board_viewers_now", "Viewers watching any session now, as the board shows it."
 )
 SNAPSHOT_SECONDS = Histogram(
     "ocop_snapshot_build_seconds", "Time to read the board from Redis and build it.",
-    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1),
+    buckets=_FAST_BUCKETS,
 )
 HTTP_REQUESTS = Counter(
     "ocop_http_requests_total", "HTTP requests answered, per route and status.",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,7 @@ def build_app(settings: Settings) -> faust.App:
                 for e in events
             ]
             await processor.process(records)
+            _observe_lag(app, events)
 
     @app.agent(catalog_topic, name="catalog")
     async def catalog(stream: faust.StreamT[bytes]) -> None:
@@ -113,3 +115,23 @@ def build_app(settings: Settings) -> faust.App:
 
     del count, catalog, on_revoked, metrics_page, healthz
     return app
+
+
+def _observe_lag(app: faust.App, events: Any) -> None:
+    """Per partition in the batch: messages behind the high-water mark, and their age."""
+    newest: dict[Any, Any] = {}
+    for event in events:
+        newest[event.message.tp] = event.message
+    now = time.time()
+    for tp, message in newest.items():
+        high = app.consumer.highwater(tp)
+        if high is None:
+            continue
+        behind = max(0, high - message.offset - 1)
+        labels = (tp.topic, str(tp.partition))
+        metrics.CONSUMER_LAG_MESSAGES.labels(*labels).set(behind)
+        # The oldest message still waiting was produced after this one: its age bounds
+        # the wait from above.
+        metrics.CONSUMER_LAG_SECONDS.labels(*labels).set(
+            max(0.0, now - message.timestamp) if behind else 0.0
+        )

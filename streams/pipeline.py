@@ -85,7 +85,7 @@ class BatchProcessor:
                 await self.sink.send(letters)
             # 2. Counters and offsets, one transaction per shard, one round trip in all.
             rejected = await self._apply(deltas)
-            self._count(deltas)
+            self._count(deltas, applied_at_ms=self.clock())
             # 3. A refused shard was already applied further (redelivery, or another
             #    worker took it over): reload what Redis holds and redo only that shard.
             for refusal in rejected:
@@ -99,7 +99,7 @@ class BatchProcessor:
             by_shard = {r.shard: by_shard[r.shard] for r in rejected}
         for topic, n in consumed.items():
             metrics.EVENTS_CONSUMED.labels(topic).inc(n)
-        metrics.BATCH_EVENTS.observe(len(records))
+        metrics.BATCH_MESSAGES.observe(len(records))
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
 
     async def _state(self, shard: int) -> ShardState:
@@ -110,7 +110,13 @@ class BatchProcessor:
         return state
 
     async def _apply(self, deltas: Sequence[ShardDelta]) -> list[FenceRejected]:
-        return await self._retry(lambda: self.store.apply(deltas), "apply batch")
+        async def timed() -> list[FenceRejected]:
+            started = time.perf_counter()
+            rejected = await self.store.apply(deltas)
+            metrics.REDIS_ROUNDTRIP.observe(time.perf_counter() - started)
+            return rejected
+
+        return await self._retry(timed, "apply batch")
 
     async def _retry(self, call: Callable[[], Awaitable[T]], what: str) -> T:
         # The shard state already advanced for these deltas, so the only way forward is
@@ -121,7 +127,7 @@ class BatchProcessor:
             try:
                 return await call()
             except (RedisError, OSError) as exc:
-                metrics.REDIS_ERRORS.inc()
+                metrics.REDIS_ERRORS.labels("worker").inc()
                 log.error(
                     "Redis call failed (%s: %s) while trying to %s; retrying in %.2f s. "
                     "Check that Redis at OCOP_REDIS_URL is up.",
@@ -131,10 +137,19 @@ class BatchProcessor:
                 delay = min(delay * 2, self.retry_max_s)
 
     @staticmethod
-    def _count(deltas: Sequence[ShardDelta]) -> None:
-        metrics.EVENTS_ACCEPTED.inc(sum(d.accepted for d in deltas))
+    def _count(deltas: Sequence[ShardDelta], *, applied_at_ms: int) -> None:
+        applied: Counter[str] = Counter()
+        for d in deltas:
+            applied.update(d.accepted)
+        for topic, n in applied.items():
+            metrics.EVENTS_APPLIED.labels(topic).inc(n)
         metrics.DUPLICATES.inc(sum(d.duplicates for d in deltas))
+        metrics.LATE_EVENTS.inc(sum(d.late for d in deltas))
         metrics.REDELIVERED.inc(sum(d.redelivered for d in deltas))
         reasons = Counter(letter.rejected.reason.value for d in deltas for letter in d.dead_letters)
         for reason, n in reasons.items():
             metrics.DEAD_LETTERS.labels(reason).inc(n)
+        newest = max((t for d in deltas if (t := d.newest_ts_ms) is not None), default=None)
+        if newest is not None:
+            metrics.FRESHNESS_APPLIED.observe(max(0.0, (applied_at_ms - newest) / 1000))
+        metrics.LAST_APPLIED.set(applied_at_ms / 1000)

@@ -103,7 +103,7 @@ class BoardHub:
 
     def _message(self, kind: str, **fields: Any) -> str:
         payload = {"type": kind, "seq": self.seq, "server_time": self.clock(), **fields}
-        metrics.WS_MESSAGES.labels(kind).inc(len(self.clients) or 1)
+        metrics.WS_MESSAGES.labels("board", kind).inc(len(self.clients))
         return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
 
     async def listen(self) -> None:

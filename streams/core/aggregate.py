@@ -106,7 +106,9 @@ class Aggregator:
                 if mark is None or event.ts_ms > mark:
                     state.watermarks[record.topic] = event.ts_ms
                     delta.watermarks[record.topic] = event.ts_ms
-                delta.accepted += 1
+                elif event.ts_ms < mark:
+                    delta.late += 1
+                delta.accepted[record.topic] += 1
                 if isinstance(event, ViewEvent):
                     _view(state, delta, event)
                 else:

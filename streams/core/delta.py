@@ -77,10 +77,16 @@ class ShardDelta:
     orders: dict[OrderKey, OrderState] = field(default_factory=dict)
     seen: list[tuple[str, int]] = field(default_factory=list)
     forget_before_ms: int | None = None
-    accepted: int = 0
+    accepted: Counter[str] = field(default_factory=Counter)  # per topic
+    late: int = 0
     duplicates: int = 0
     redelivered: int = 0
     dead_letters: list[DeadLetter] = field(default_factory=list)
+
+    @property
+    def newest_ts_ms(self) -> int | None:
+        """Event time of the newest event this batch accepted, if it moved a watermark."""
+        return max(self.watermarks.values(), default=None)
 
     @property
     def touched_sessions(self) -> set[str]:

@@ -54,7 +54,9 @@ class OrderState:
     def merge(self, event: OrderEvent) -> OrderState:
         """State after one more event of the same order."""
         other = OrderState.of(event)
-        base = other if other.anchor < self.anchor else self
+        # Ties on the anchor (one event id reused with another payload) break on the
+        # payload too, so even a contract-breaking producer cannot make order matter.
+        base = other if other._rank_key() < self._rank_key() else self
         return OrderState(
             anchor=base.anchor,
             product_id=base.product_id,
@@ -62,6 +64,9 @@ class OrderState:
             amount_vnd=base.amount_vnd,
             precedence=max(self.precedence, other.precedence),
         )
+
+    def _rank_key(self) -> tuple[int, int, str, str, int, int]:
+        return (*self.anchor, self.product_id, self.quantity, self.amount_vnd)
 
     def to_list(self) -> list[int | str]:
         """Compact JSON-friendly form for the store."""

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from ocop_live.cli import main
 from ocop_live.tokens import HostTokens
 
-SECRET = "cli-test-secret-0123456789"
+SECRET = "cli-test-secret-0123456789"  # noqa: S105  (a test value, not a credential)
 
 
 def test_token_issue_prints_a_token_for_that_session(monkeypatch: pytest.MonkeyPatch) -> None:
