@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import faust
+from faust.types import TP
 from prometheus_client import generate_latest
 from redis.asyncio import Redis
 
@@ -45,7 +46,8 @@ def build_app(settings: Settings) -> faust.App:
     )
     raw: dict[str, Any] = {"key_type": bytes, "value_type": bytes,
                            "key_serializer": "raw", "value_serializer": "raw"}
-    source = app.topic(settings.views_topic, settings.orders_topic, **raw)
+    source_topics = {settings.views_topic, settings.orders_topic}
+    source = app.topic(*sorted(source_topics), **raw)
     catalog_topic = app.topic(settings.sessions_topic, **raw)
     dlq_topic = app.topic(settings.dlq_topic, **raw)
 
@@ -76,6 +78,8 @@ def build_app(settings: Settings) -> faust.App:
                 for e in events
             ]
             await processor.process(records)
+            for (topic, partition), offset in processor.take_seeks().items():
+                await app.consumer.seek(TP(topic, partition), offset)
             _observe_lag(app, events)
 
     @app.agent(catalog_topic, name="catalog")
@@ -97,6 +101,17 @@ def build_app(settings: Settings) -> faust.App:
             await redis.hset(keys.catalog(), session.session_id, message.value.decode())
             metrics.CATALOG_UPDATES.inc()
 
+    @app.on_partitions_assigned.connect
+    async def on_assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        # Resume from what Redis recorded, not from faust's commits: those can be behind
+        # (redelivery, harmless) or ahead (a Redis that lost its last writes, or a
+        # commit that passed an unprocessed message), and ahead would lose events.
+        (assigned,) = args
+        inputs = [(tp.topic, tp.partition) for tp in assigned if tp.topic in source_topics]
+        for (topic, partition), offset in (await processor.resume_offsets(inputs)).items():
+            log.info("resuming %s[%d] at offset %d (recorded in Redis)", topic, partition, offset)
+            await app.consumer.seek(TP(topic, partition), offset)
+
     @app.on_partitions_revoked.connect
     async def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         # mode sends (app, revoked_partitions); a shard whose partitions left this worker
@@ -113,7 +128,7 @@ def build_app(settings: Settings) -> faust.App:
     async def healthz(web: Any, request: Any) -> Any:
         return web.json({"status": "ok", "role": "worker"})
 
-    del count, catalog, on_revoked, metrics_page, healthz
+    del count, catalog, on_assigned, on_revoked, metrics_page, healthz
     return app
 
 

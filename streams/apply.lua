@@ -3,11 +3,13 @@
 -- ARGV[1]: the batch as JSON; numbers travel as strings so nothing is rounded.
 local b = cjson.decode(ARGV[1])
 
--- 1. Fence: a batch that starts at or below a recorded offset was already applied
---    (redelivery) or comes from a worker that lost the partition (zombie). Apply nothing.
+-- 1. Fence: the batch was computed from a state that had seen offsets up to f[2]
+--    ('' = none). Redis must hold exactly that: more means already applied (redelivery,
+--    or a zombie worker that lost the partition); less means Redis lost writes. Either
+--    way apply nothing and say what Redis holds.
 for _, f in ipairs(b.fence) do
-  local stored = redis.call('HGET', KEYS[1], f[1])
-  if stored and tonumber(f[2]) <= tonumber(stored) then
+  local stored = redis.call('HGET', KEYS[1], f[1]) or ''
+  if stored ~= f[2] then
     return {0, f[1], stored}
   end
 end

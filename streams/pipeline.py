@@ -59,19 +59,37 @@ class BatchProcessor:
         self.clock = clock
         self.retry_max_s = retry_max_s
         self._states: dict[int, ShardState] = {}
+        self._seeks: dict[tuple[str, int], int] = {}
+        self._rewinding: dict[tuple[str, int], int] = {}
 
     def forget(self, shards: Iterable[int]) -> None:
         """Drop cached state of shards this worker no longer owns."""
         for shard in shards:
             self._states.pop(shard, None)
 
+    async def resume_offsets(self, partitions: Iterable[tuple[str, int]]) -> dict[
+        tuple[str, int], int
+    ]:
+        """Where each (topic, partition) must be read from: just after what Redis holds."""
+        parts = list(partitions)
+        self.forget({partition for _, partition in parts})
+        recorded = await self._retry(
+            lambda: self.store.recorded_offsets(parts), "read recorded offsets"
+        )
+        return {tp: 0 if (last := recorded[tp]) is None else last + 1 for tp in parts}
+
+    def take_seeks(self) -> dict[tuple[str, int], int]:
+        """Partitions to read again from an offset (Redis lost writes); clears the list."""
+        seeks, self._seeks = self._seeks, {}
+        return seeks
+
     async def process(self, records: Sequence[Record]) -> None:
         """Count ``records``; returns once Redis holds their effect and their offsets."""
         started = time.perf_counter()
-        by_shard: dict[int, list[Record]] = {}
-        for record in records:
-            by_shard.setdefault(record.partition, []).append(record)
         consumed = Counter(record.topic for record in records)
+        by_shard: dict[int, list[Record]] = {}
+        for record in self._skip_until_rewound(records):
+            by_shard.setdefault(record.partition, []).append(record)
         while by_shard:
             now_ms = self.clock()
             deltas = [
@@ -85,22 +103,63 @@ class BatchProcessor:
                 await self.sink.send(letters)
             # 2. Counters and offsets, one transaction per shard, one round trip in all.
             rejected = await self._apply(deltas)
-            self._count(deltas, applied_at_ms=self.clock())
-            # 3. A refused shard was already applied further (redelivery, or another
-            #    worker took it over): reload what Redis holds and redo only that shard.
-            for refusal in rejected:
-                log.warning(
-                    "shard %d: Redis already covers %s up to offset %d; reloading its state "
-                    "and skipping what is covered",
-                    refusal.shard, refusal.topic, refusal.stored_offset,
-                )
-                self._states.pop(refusal.shard, None)
+            refused = {r.shard for r in rejected}
+            self._count([d for d in deltas if d.shard not in refused], applied_at_ms=self.clock())
             metrics.FENCE_REJECTIONS.inc(len(rejected))
-            by_shard = {r.shard: by_shard[r.shard] for r in rejected}
+            # 3. A refused shard: reload what Redis holds, then redo what it lacks.
+            by_shard = {
+                shard: await self._after_refusal(shard, by_shard[shard]) for shard in refused
+            }
+            by_shard = {shard: recs for shard, recs in by_shard.items() if recs}
         for topic, n in consumed.items():
             metrics.EVENTS_CONSUMED.labels(topic).inc(n)
         metrics.BATCH_MESSAGES.observe(len(records))
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
+
+    async def _after_refusal(self, shard: int, records: list[Record]) -> list[Record]:
+        self._states.pop(shard, None)
+        state = await self._state(shard)
+        keep: set[str] = set()
+        for topic in dict.fromkeys(r.topic for r in records):
+            mine = [r for r in records if r.topic == topic]
+            stored = state.offsets.get(topic)
+            covered = -1 if stored is None else stored
+            if covered >= mine[0].offset - 1:
+                # Redis is ahead (a redelivery, or another worker applied it): the
+                # aggregator skips what Redis covers and counts the rest.
+                log.info("shard %d: Redis already holds %s up to offset %s; skipping that part",
+                         shard, topic, stored)
+                keep.add(topic)
+                continue
+            # Redis is behind what this worker applied: it lost writes (restarted from
+            # an older AOF, or was wiped). Read the partition again from where it is.
+            log.warning(
+                "shard %d: Redis holds %s only up to offset %s but this worker applied up "
+                "to %d: Redis lost writes; reading partition %d again from offset %d",
+                shard, topic, stored, mine[0].offset - 1, shard, covered + 1,
+            )
+            self._seeks[topic, shard] = covered + 1
+            self._rewinding[topic, shard] = mine[-1].offset
+        return [r for r in records if r.topic in keep]
+
+    def _skip_until_rewound(self, records: Sequence[Record]) -> list[Record]:
+        # After a seek back, records fetched before the seek still arrive (ascending,
+        # beyond the gap). The first record at or below the highest one seen is the
+        # re-read stream; until then, drop: they come again after the gap is filled.
+        if not self._rewinding:
+            return list(records)
+        kept = []
+        for record in records:
+            tp = (record.topic, record.partition)
+            highest = self._rewinding.get(tp)
+            if highest is None:
+                kept.append(record)
+            elif record.offset <= highest:
+                del self._rewinding[tp]
+                kept.append(record)
+            else:
+                self._rewinding[tp] = record.offset
+        return kept
 
     async def _state(self, shard: int) -> ShardState:
         state = self._states.get(shard)

@@ -27,11 +27,16 @@ _SCRIPT = resources.files("streams").joinpath("apply.lua").read_text(encoding="u
 
 @dataclass(frozen=True, slots=True)
 class FenceRejected:
-    """A shard batch the store refused: its offsets were already applied."""
+    """A shard batch the store refused: Redis does not hold the offset the batch follows.
+
+    ``stored_offset`` above the batch's predecessor: already applied (redelivery, or
+    another worker owns the shard now). Below it, or None: Redis lost writes (a restart
+    that replayed an older AOF, a wipe) and the partition must be read again from there.
+    """
 
     shard: int
     topic: str
-    stored_offset: int
+    stored_offset: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +79,8 @@ def encode_batch(
     b = _Batch()
     b.key(keys.offsets(shard))
     b.ops["fence"] = [
-        [topic, str(first), str(delta.last_offsets[topic])]
-        for topic, first in delta.first_offsets.items()
+        [topic, _text(delta.prev_offsets.get(topic)), str(delta.last_offsets[topic])]
+        for topic in delta.first_offsets
     ]
     totals = keys.totals(shard)
     for name, n in delta.totals.items():
@@ -147,6 +152,10 @@ def encode_batch(
     return b.keys, json.dumps(payload, ensure_ascii=False)
 
 
+def _text(offset: int | None) -> str:
+    return "" if offset is None else str(offset)
+
+
 def _bucket_field(session_id: str | None, name: str) -> str:
     return name if session_id is None else session_field(session_id, name)
 
@@ -204,6 +213,17 @@ class ShardStore:
                 )
         return state
 
+    async def recorded_offsets(
+        self, partitions: Sequence[tuple[str, int]]
+    ) -> dict[tuple[str, int], int | None]:
+        """The last offset Redis records as applied for each (topic, partition)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for topic, partition in partitions:
+                pipe.hget(self.keys.offsets(partition), topic)
+            values = await pipe.execute()
+        return {tp: int(v) if v is not None else None for tp, v in zip(partitions, values,
+                                                                        strict=True)}
+
     async def apply(self, deltas: Sequence[ShardDelta]) -> list[FenceRejected]:
         """Apply every delta in one round trip; return the shards the fence refused."""
         todo = [d for d in deltas if d.first_offsets]
@@ -217,5 +237,8 @@ class ShardStore:
         rejected = []
         for delta, result in zip(todo, results, strict=True):
             if int(result[0]) == 0:
-                rejected.append(FenceRejected(delta.shard, str(result[1]), int(result[2])))
+                stored = str(result[2])
+                rejected.append(
+                    FenceRejected(delta.shard, str(result[1]), int(stored) if stored else None)
+                )
         return rejected

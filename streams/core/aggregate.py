@@ -86,7 +86,9 @@ class Aggregator:
             if covered is not None and record.offset <= covered:
                 delta.redelivered += 1
                 continue
-            delta.first_offsets.setdefault(record.topic, record.offset)
+            if record.topic not in delta.first_offsets:
+                delta.first_offsets[record.topic] = record.offset
+                delta.prev_offsets[record.topic] = covered
             delta.last_offsets[record.topic] = record.offset
             decoded = self._decoders[record.topic].decode(value=record.value, key=record.key)
             for rejected in decoded.rejected:

@@ -55,6 +55,8 @@ class ShardDelta:
     shard: int
     first_offsets: dict[str, int] = field(default_factory=dict)
     last_offsets: dict[str, int] = field(default_factory=dict)
+    # What the shard state said Redis held before this batch (None: nothing recorded).
+    prev_offsets: dict[str, int | None] = field(default_factory=dict)
     watermarks: dict[str, int] = field(default_factory=dict)
     totals: Counter[str] = field(default_factory=Counter)
     sessions: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
