@@ -124,6 +124,29 @@ def catalog_load(path: Path | None) -> None:
     click.echo(f"published {n} sessions from {source} to {settings.sessions_topic}")
 
 
+@main.command()
+def rebuild() -> None:
+    """Recompute all of Redis from the retained topics (stop the workers first)."""
+    from consumers.rebuild import RebuildRefused
+    from consumers.rebuild import rebuild as run_rebuild
+
+    settings = _settings()
+    _logging()
+
+    def progress(done: int, total: int) -> None:
+        click.echo(f"\rreplayed {done:,}/{total:,} messages", nl=False, err=True)
+
+    try:
+        report = asyncio.run(run_rebuild(settings, progress=progress))
+    except RebuildRefused as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"\nrebuilt from {report.messages:,} messages ({report.dead_letters:,} dead letters "
+        f"not re-sent), {report.sessions} catalog sessions; removed {report.keys_removed:,} "
+        "old keys"
+    )
+
+
 @main.group()
 def token() -> None:
     """Host tokens."""

@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     max_lateness_s: int = Field(default=3600, ge=60)
     max_age_s: int = Field(default=7 * 86400, ge=3600)
     minute_retention_s: int = Field(default=3 * 3600, ge=3600)
+    # Fault injection for the chaos suite: events whose id starts with this fail inside
+    # the handler and are dead-lettered as handler_error. Empty (the default) disables it.
+    fault_event_prefix: str = ""
 
     worker_metrics_port: int = Field(default=6066, ge=0, le=65535)
     web_host: str = "127.0.0.1"

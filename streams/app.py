@@ -61,6 +61,7 @@ def build_app(settings: Settings) -> faust.App:
             max_age_ms=settings.max_age_s * 1000,
         ),
         max_message_bytes=settings.max_message_bytes,
+        fault_event_prefix=settings.fault_event_prefix,
     )
     retention = Retention(minute_s=settings.minute_retention_s)
     sink = DeadLetterSink(app.producer, topic=dlq_topic.get_topic_name())

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from streams.core.contract import (
+    Event,
     MessageDecoder,
     OrderEvent,
     Reason,
@@ -56,8 +57,15 @@ class Rules:
     max_age_ms: int = 7 * 86_400_000
 
 
+class InjectedFault(RuntimeError):
+    """Raised for events matching ``fault_event_prefix`` (fault-injection tests only)."""
+
+
 class Aggregator:
     """Turns one shard's records into a :class:`ShardDelta`, advancing its state.
+
+    ``fault_event_prefix`` makes events whose id starts with it fail inside the handler,
+    so tests can prove a failing event is dead-lettered while the rest still counts.
 
     Usage::
 
@@ -71,8 +79,10 @@ class Aggregator:
         topics: Mapping[str, TopicKind],
         rules: Rules | None = None,
         max_message_bytes: int = 1_048_576,
+        fault_event_prefix: str = "",
     ) -> None:
         self.rules = rules or Rules()
+        self.fault_event_prefix = fault_event_prefix
         self._decoders = {
             topic: MessageDecoder(kind=kind, max_bytes=max_message_bytes)
             for topic, kind in topics.items()
@@ -98,29 +108,40 @@ class Aggregator:
                 if reason is not None:
                     delta.dead_letters.append(_letter(record, Rejected(raw, *reason)))
                     continue
-                seen_key = ("v:" if isinstance(event, ViewEvent) else "o:") + event.event_id
-                if (seen_key, event.ts_ms) in state.seen:
-                    delta.duplicates += 1
-                    continue
-                state.seen.add(seen_key, event.ts_ms)
-                delta.seen.append((seen_key, event.ts_ms))
-                mark = state.watermarks.get(record.topic)
-                if mark is None or event.ts_ms > mark:
-                    state.watermarks[record.topic] = event.ts_ms
-                    delta.watermarks[record.topic] = event.ts_ms
-                elif event.ts_ms < mark:
-                    delta.late += 1
-                delta.accepted[record.topic] += 1
-                if isinstance(event, ViewEvent):
-                    _view(state, delta, event)
-                else:
-                    _order(state, delta, event)
+                try:
+                    self._fold(state, delta, record.topic, event)
+                except Exception as exc:  # one failing event must not stop its shard
+                    detail = f"{type(exc).__name__}: {exc}"
+                    delta.dead_letters.append(
+                        _letter(record, Rejected(raw, Reason.HANDLER_ERROR, detail))
+                    )
         state.offsets.update(delta.last_offsets)
         if state.watermarks:
             horizon = min(state.watermarks.values()) - self.rules.max_lateness_ms
             state.seen.forget_before(horizon)
             delta.forget_before_ms = horizon
         return delta
+
+    def _fold(self, state: ShardState, delta: ShardDelta, topic: str, event: Event) -> None:
+        if self.fault_event_prefix and event.event_id.startswith(self.fault_event_prefix):
+            raise InjectedFault(f"event_id {event.event_id!r} matches the injected fault")
+        seen_key = ("v:" if isinstance(event, ViewEvent) else "o:") + event.event_id
+        if (seen_key, event.ts_ms) in state.seen:
+            delta.duplicates += 1
+            return
+        state.seen.add(seen_key, event.ts_ms)
+        delta.seen.append((seen_key, event.ts_ms))
+        mark = state.watermarks.get(topic)
+        if mark is None or event.ts_ms > mark:
+            state.watermarks[topic] = event.ts_ms
+            delta.watermarks[topic] = event.ts_ms
+        elif event.ts_ms < mark:
+            delta.late += 1
+        delta.accepted[topic] += 1
+        if isinstance(event, ViewEvent):
+            _view(state, delta, event)
+        else:
+            _order(state, delta, event)
 
     def _time_reason(
         self, state: ShardState, topic: str, ts_ms: int, now_ms: int

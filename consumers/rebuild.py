@@ -1,0 +1,183 @@
+"""Recompute all of Redis from the retained topics: empty keyspace, replay from earliest.
+
+The replay goes through the same aggregation and the same fenced store as the live
+worker, so it decides every rule the same way (lateness is judged on stream time, not
+the wall clock) and ends with Redis recording the offsets it covers: workers started
+afterwards resume exactly there.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from redis.asyncio import Redis
+
+from ocop_live.catalog import CatalogError, decode_session
+from ocop_live.keys import Keys
+from ocop_live.settings import Settings
+from streams.core.aggregate import Aggregator, Record, Rules
+from streams.core.delta import DeadLetter
+from streams.pipeline import BatchProcessor
+from streams.store import Retention, ShardStore
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+
+
+class RebuildRefused(RuntimeError):
+    """Rebuilding now would race live workers."""
+
+
+@dataclass(frozen=True, slots=True)
+class RebuildReport:
+    """What a rebuild read and wrote."""
+
+    messages: int
+    dead_letters: int
+    sessions: int
+    keys_removed: int
+
+
+class CountingSink:
+    """Counts dead letters instead of publishing them: the live run already did."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    async def send(self, letters: Sequence[DeadLetter]) -> None:
+        """Count, do not publish."""
+        self.count += len(letters)
+
+
+async def _active_members(settings: Settings) -> int:
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        responses = await admin.describe_consumer_groups([settings.app_id])
+    finally:
+        await admin.close()
+    # DescribeGroups v0 rows: (error, group_id, state, protocol_type, protocol, members).
+    return sum(len(group[5]) for response in responses for group in response.groups)
+
+
+async def _wipe(redis: Redis, keys: Keys) -> int:
+    removed = 0
+    batch: list[str] = []
+    async for key in redis.scan_iter(match=f"{keys.prefix}:*", count=1000):
+        batch.append(key)
+        if len(batch) >= 1000:
+            removed += await redis.unlink(*batch)
+            batch = []
+    if batch:
+        removed += await redis.unlink(*batch)
+    return removed
+
+
+async def _end_offsets(
+    consumer: AIOKafkaConsumer, settings: Settings, topics: Sequence[str]
+) -> dict[TopicPartition, int]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(list(topics))
+    finally:
+        await admin.close()
+    partitions = [
+        TopicPartition(d["topic"], p["partition"]) for d in described for p in d["partitions"]
+    ]
+    consumer.assign(partitions)
+    await consumer.seek_to_beginning(*partitions)
+    ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
+    return ends
+
+
+async def rebuild(
+    settings: Settings, *, progress: Progress | None = None, batch_max: int = 5000
+) -> RebuildReport:
+    """Wipe this deployment's keys and replay views, orders and the catalog into Redis."""
+    members = await _active_members(settings)
+    if members:
+        raise RebuildRefused(
+            f"{members} worker(s) of group {settings.app_id!r} are running; stop every "
+            "`ocop-live worker` before a rebuild, then start them again after it"
+        )
+    redis = Redis.from_url(settings.redis_url, decode_responses=True)
+    keys = Keys(settings.key_prefix)
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap,
+                                enable_auto_commit=False, max_poll_records=batch_max)
+    await consumer.start()
+    try:
+        removed = await _wipe(redis, keys)
+        log.info("removed %d keys under %s:*", removed, keys.prefix)
+        sessions = await _replay_catalog(consumer, redis, keys, settings)
+        sink = CountingSink()
+        processor = BatchProcessor(
+            aggregator=Aggregator(
+                topics={settings.views_topic: "views", settings.orders_topic: "orders"},
+                rules=Rules(
+                    max_future_skew_ms=settings.max_future_skew_s * 1000,
+                    max_lateness_ms=settings.max_lateness_s * 1000,
+                    max_age_ms=settings.max_age_s * 1000,
+                ),
+                max_message_bytes=settings.max_message_bytes,
+            ),
+            store=ShardStore(redis, keys=keys,
+                             retention=Retention(minute_s=settings.minute_retention_s)),
+            sink=sink,
+        )
+        ends = await _end_offsets(
+            consumer, settings, [settings.views_topic, settings.orders_topic]
+        )
+        total = sum(ends.values())
+        done = 0
+        while any(await _behind(consumer, ends)):
+            batch = await consumer.getmany(timeout_ms=1000, max_records=batch_max)
+            records = [
+                Record(r.topic, r.partition, r.offset, r.key, r.value)
+                for tp, rows in batch.items() for r in rows if r.offset < ends[tp]
+            ]
+            if records:
+                await processor.process(records)
+                done += len(records)
+                if progress is not None:
+                    progress(done, total)
+        return RebuildReport(messages=done, dead_letters=sink.count, sessions=sessions,
+                             keys_removed=removed)
+    finally:
+        await consumer.stop()
+        await redis.aclose()
+
+
+async def _behind(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> list[bool]:
+    return [await consumer.position(tp) < end for tp, end in ends.items()]
+
+
+async def _replay_catalog(
+    consumer: AIOKafkaConsumer, redis: Redis, keys: Keys, settings: Settings
+) -> int:
+    ends = await _end_offsets(consumer, settings, [settings.sessions_topic])
+    latest: dict[str, str | None] = {}
+    while any(await _behind(consumer, ends)):
+        batch = await consumer.getmany(timeout_ms=1000)
+        for rows in batch.values():
+            for r in rows:
+                sid = r.key.decode("utf-8", "replace") if r.key else ""
+                if r.value is None:
+                    latest[sid] = None
+                    continue
+                try:
+                    latest[decode_session(r.value).session_id] = r.value.decode()
+                except CatalogError as exc:
+                    log.warning("catalog record %s[%d]@%d skipped: %s",
+                                r.topic, r.partition, r.offset, exc)
+    present = {sid: value for sid, value in latest.items() if value is not None}
+    async with redis.pipeline(transaction=True) as pipe:
+        for sid, value in present.items():
+            pipe.hset(keys.catalog(), sid, value)
+        await pipe.execute()
+    return len(present)
