@@ -21,6 +21,7 @@ def encode_dead_letter(letter: DeadLetter) -> tuple[bytes | None, bytes, Headers
         ("source_topic", letter.topic.encode()),
         ("source_partition", str(letter.partition).encode()),
         ("source_offset", str(letter.offset).encode()),
+        ("source_index", str(rejected.index).encode()),
         ("detail", rejected.detail[:_DETAIL_LIMIT].encode("utf-8", "replace")),
     ]
     return letter.key, rejected.raw, headers

@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     partitions: int = Field(default=6, ge=1, le=1024)
 
     app_id: str = "ocop-live"
+    # A killed worker's partitions move once its group session expires: keep it short so
+    # a restart or a survivor takes over within seconds (Kafka's minimum is 6 s).
+    group_session_timeout_s: float = Field(default=6.0, ge=6.0)
+    group_heartbeat_s: float = Field(default=1.5, gt=0)
     batch_max: int = Field(default=2000, ge=1)
     batch_within_s: float = Field(default=0.2, gt=0)
     max_message_bytes: int = Field(default=1_048_576, ge=1024)

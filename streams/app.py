@@ -43,6 +43,8 @@ def build_app(settings: Settings) -> faust.App:
         # faust writes a data folder even with the memory store; keep it out of the tree.
         datadir=Path(tempfile.gettempdir()) / f"ocop-live-{settings.app_id}",
         producer_linger=0.005,
+        broker_session_timeout=settings.group_session_timeout_s,
+        broker_heartbeat_interval=settings.group_heartbeat_s,
     )
     raw: dict[str, Any] = {"key_type": bytes, "value_type": bytes,
                            "key_serializer": "raw", "value_serializer": "raw"}

@@ -24,14 +24,20 @@ def seconds(n: float) -> float:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackAddresses]:
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     """A real Kafka broker and Redis server, started once for the whole test session."""
-    run_dir = Path(tmp_path_factory.mktemp("stack"))
-    local = LocalStack(run_dir=run_dir)
+    local = LocalStack(run_dir=Path(tmp_path_factory.mktemp("stack")))
     try:
-        yield local.up(timeout_s=seconds(180))
+        local.up(timeout_s=seconds(180))
+        yield local
     finally:
         local.down()
+
+
+@pytest.fixture
+def stack(local_stack: LocalStack) -> StackAddresses:
+    """The session stack's addresses, brought back up if a fault test stopped a part."""
+    return local_stack.up(timeout_s=seconds(180))
 
 
 @pytest.fixture

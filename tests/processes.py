@@ -22,9 +22,8 @@ from ocop_live.settings import Settings
 from tests.conftest import seconds, settings_env
 
 
-@contextmanager
-def running(settings: Settings, role: str, log_dir: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """``ocop-live <role>`` running until the block exits (its log kept in ``log_dir``)."""
+def spawn(settings: Settings, role: str, log_dir: Path) -> tuple[subprocess.Popen[bytes], Path]:
+    """Start ``ocop-live <role>`` in its own process group; wait until /healthz answers."""
     log_path = log_dir / f"{role}-{time.monotonic_ns()}.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
@@ -32,18 +31,34 @@ def running(settings: Settings, role: str, log_dir: Path) -> Iterator[subprocess
             env=settings_env(settings), stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+    port = settings.worker_metrics_port if role == "worker" else settings.web_port
     try:
-        port = settings.worker_metrics_port if role == "worker" else settings.web_port
         wait_http(f"http://127.0.0.1:{port}/healthz", proc, log_path)
+    except AssertionError:
+        stop(proc, signal.SIGKILL)
+        raise
+    return proc, log_path
+
+
+def stop(proc: subprocess.Popen[bytes], sig: signal.Signals = signal.SIGTERM) -> None:
+    """Signal the process group and wait; escalate to SIGKILL if it lingers."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout=seconds(30))
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+@contextmanager
+def running(settings: Settings, role: str, log_dir: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """``ocop-live <role>`` running until the block exits (its log kept in ``log_dir``)."""
+    proc, _ = spawn(settings, role, log_dir)
+    try:
         yield proc
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=seconds(30))
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop(proc)
 
 
 def wait_http(url: str, proc: subprocess.Popen[bytes], log_path: Path) -> None:

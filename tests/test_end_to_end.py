@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from consumers.topics import ensure_topics
 from ocop_live.catalog import SAMPLE_CATALOG, load_catalog
@@ -28,14 +27,13 @@ from ocop_live.simulator.producer import KafkaTarget, send_fair
 from ocop_live.simulator.truth import compute_truth
 from ocop_live.tokens import HostTokens
 from tests.conftest import seconds
+from tests.expectations import COUNTS, hll_close, read_dead_letters
 from tests.processes import running, wait_caught_up
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 EVENTS = 100_000
 SEED = 20231125
-HLL_TOLERANCE = 0.025  # three standard errors of Redis' HyperLogLog (0.81 %)
-COUNTS = ("views", "orders", "units", "gmv_vnd")
 
 
 def _get(url: str, token: str | None = None) -> tuple[int, Any]:
@@ -47,29 +45,6 @@ def _get(url: str, token: str | None = None) -> tuple[int, Any]:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read())
-
-
-def _close(actual: int, expected: int) -> bool:
-    return abs(actual - expected) <= max(1, HLL_TOLERANCE * expected)
-
-
-async def _dead_letters(settings: Settings, expected: int) -> list[Any]:
-    consumer = AIOKafkaConsumer(settings.dlq_topic, bootstrap_servers=settings.kafka_bootstrap,
-                                auto_offset_reset="earliest", enable_auto_commit=False)
-    await consumer.start()
-    records: list[Any] = []
-    deadline = time.monotonic() + seconds(60)
-    try:
-        # Read until the expected count, then a little longer to catch any extra.
-        while time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=500)
-            got = [r for part in batch.values() for r in part]
-            records += got
-            if len(records) >= expected and not got:
-                break
-    finally:
-        await consumer.stop()
-    return records
 
 
 async def test_a_simulated_fair_reaches_the_board_exactly(
@@ -98,7 +73,7 @@ async def test_a_simulated_fair_reaches_the_board_exactly(
         totals, expected = board["totals"], truth["totals"]
         for name in (*COUNTS, "viewers_now"):
             assert totals[name] == expected[name], name
-        assert _close(totals["unique_viewers"], expected["unique_viewers"])
+        assert hll_close(totals["unique_viewers"], expected["unique_viewers"])
         assert board["windows"]["fair"] == {n: expected[n] for n in COUNTS}
 
         top_products = sorted(
@@ -121,7 +96,7 @@ async def test_a_simulated_fair_reaches_the_board_exactly(
             assert status == 200, (sid, page)
             got = {n: page[n] for n in (*COUNTS, "viewers_now", "peak_viewers", "peak_at")}
             assert got == {n: want[n] for n in got}, sid
-            assert _close(page["unique_viewers"], want["unique_viewers"]), sid
+            assert hll_close(page["unique_viewers"], want["unique_viewers"]), sid
             products = {p["product_id"]: {"units": p["units"], "gmv_vnd": p["gmv_vnd"]}
                         for p in page["products"] if p["units"]}
             assert products == {pid: p for pid, p in want["products"].items() if p["units"]}
@@ -135,7 +110,7 @@ async def test_a_simulated_fair_reaches_the_board_exactly(
         assert _get(f"{base}/api/sessions/{some}", other)[0] == 403
         assert _get(f"{base}/api/sessions/{some}", "forged")[0] == 401
 
-    letters = await _dead_letters(settings, truth["dead_letters"])
+    letters = await read_dead_letters(settings, truth["dead_letters"])
     assert len(letters) == truth["dead_letters"]
     reasons = Counter(dict(r.headers)["reason"].decode() for r in letters)
     assert set(reasons) <= {"bad_json", "invalid_field", "bad_timestamp", "key_mismatch",

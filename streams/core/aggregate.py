@@ -103,17 +103,21 @@ class Aggregator:
             decoded = self._decoders[record.topic].decode(value=record.value, key=record.key)
             for rejected in decoded.rejected:
                 delta.dead_letters.append(_letter(record, rejected))
-            for event, raw in decoded.events:
+            for item in decoded.events:
+                event = item.event
                 reason = self._time_reason(state, record.topic, event.ts_ms, now_ms)
                 if reason is not None:
-                    delta.dead_letters.append(_letter(record, Rejected(raw, *reason)))
+                    delta.dead_letters.append(
+                        _letter(record, Rejected(item.raw, *reason, item.index))
+                    )
                     continue
                 try:
                     self._fold(state, delta, record.topic, event)
                 except Exception as exc:  # one failing event must not stop its shard
                     detail = f"{type(exc).__name__}: {exc}"
                     delta.dead_letters.append(
-                        _letter(record, Rejected(raw, Reason.HANDLER_ERROR, detail))
+                        _letter(record, Rejected(item.raw, Reason.HANDLER_ERROR, detail,
+                                                 item.index))
                     )
         state.offsets.update(delta.last_offsets)
         if state.watermarks:

@@ -101,18 +101,28 @@ Event = ViewEvent | OrderEvent
 
 @dataclass(frozen=True, slots=True)
 class Rejected:
-    """One record that cannot count: its original bytes and why."""
+    """One record that cannot count: its original bytes, why, and its envelope position."""
 
     raw: bytes
     reason: Reason
     detail: str
+    index: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedEvent:
+    """A valid event with its own bytes and its position in the envelope."""
+
+    event: Event
+    raw: bytes
+    index: int
 
 
 @dataclass(frozen=True, slots=True)
 class Decoded:
     """What one Kafka message turned into: events with their own bytes, and rejects."""
 
-    events: list[tuple[Event, bytes]]
+    events: list[DecodedEvent]
     rejected: list[Rejected]
 
 
@@ -195,34 +205,29 @@ class MessageDecoder:
         return self._decode_elements([bytes(element) for element in outer], key)
 
     def _decode_elements(self, elements: list[bytes], key: bytes | None) -> Decoded:
-        events: list[tuple[Event, bytes]] = []
+        events: list[DecodedEvent] = []
         rejected: list[Rejected] = []
         expected_session = key.decode("utf-8", "replace") if key is not None else None
-        for element in elements:
+        for index, element in enumerate(elements):
             try:
                 event = self._decode_one(element)
             except msgspec.ValidationError as exc:
-                rejected.append(Rejected(element, Reason.INVALID_FIELD, str(exc)))
+                rejected.append(Rejected(element, Reason.INVALID_FIELD, str(exc), index))
                 continue
             except msgspec.DecodeError as exc:
-                rejected.append(Rejected(element, Reason.BAD_JSON, str(exc)))
+                rejected.append(Rejected(element, Reason.BAD_JSON, str(exc), index))
                 continue
             except TimestampError as exc:
-                rejected.append(Rejected(element, Reason.BAD_TIMESTAMP, str(exc)))
+                rejected.append(Rejected(element, Reason.BAD_TIMESTAMP, str(exc), index))
                 continue
             if expected_session is None:
                 expected_session = event.session_id
             if event.session_id != expected_session:
-                rejected.append(
-                    Rejected(
-                        element,
-                        Reason.KEY_MISMATCH,
-                        f"session_id={event.session_id!r} but message is for "
-                        f"{expected_session!r}",
-                    )
-                )
+                detail = (f"session_id={event.session_id!r} but message is for "
+                          f"{expected_session!r}")
+                rejected.append(Rejected(element, Reason.KEY_MISMATCH, detail, index))
                 continue
-            events.append((event, element))
+            events.append(DecodedEvent(event, element, index))
         return Decoded(events, rejected)
 
     def _decode_one(self, element: bytes) -> Event:

@@ -27,9 +27,9 @@ def _decode(kind: str, value: Any, key: bytes | None = b"s1") -> Any:
 
 
 def test_view_and_order_decode() -> None:
-    view = _decode("views", VIEW).events[0][0]
+    view = _decode("views", VIEW).events[0].event
     assert view == ViewEvent("e1", "s1", "u1", True, 1_795_748_400_000)
-    order = _decode("orders", ORDER).events[0][0]
+    order = _decode("orders", ORDER).events[0].event
     assert isinstance(order, OrderEvent)
     assert (order.status, order.quantity, order.amount_vnd) == (Status.PAID, 2, 250_000)
 
@@ -37,8 +37,9 @@ def test_view_and_order_decode() -> None:
 def test_envelope_keeps_valid_events_and_rejects_bad_ones_alone() -> None:
     bad = {**ORDER, "event_id": "e3", "amount_vnd": -1}
     decoded = _decode("orders", [ORDER, bad, {**ORDER, "event_id": "e4"}])
-    assert [e.event_id for e, _ in decoded.events] == ["e2", "e4"]
-    assert [r.reason for r in decoded.rejected] == [Reason.INVALID_FIELD]
+    assert [e.event.event_id for e in decoded.events] == ["e2", "e4"]
+    assert [e.index for e in decoded.events] == [0, 2]
+    assert [(r.reason, r.index) for r in decoded.rejected] == [(Reason.INVALID_FIELD, 1)]
     assert json.loads(decoded.rejected[0].raw) == bad
 
 

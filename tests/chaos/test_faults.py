@@ -1,0 +1,207 @@
+"""Faults against the real broker, Redis and workers; the numbers must stay exact.
+
+Each scenario ends by comparing Redis with the simulator's ground truth: nothing lost,
+nothing counted twice, every invalid record dead-lettered once, and no manual step
+(dead workers are restarted by the pool's supervisor, as a service manager would).
+Short sizes run in CI; `make chaos` (OCOP_CHAOS=full) runs the issue's sizes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import random
+import signal
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+
+from consumers.rebuild import rebuild
+from consumers.topics import ensure_topics
+from ocop_live.keys import Keys
+from ocop_live.settings import Settings
+from ocop_live.simulator.fair import Message
+from ocop_live.simulator.truth import compute_truth
+from ocop_live.stack import LocalStack
+from tests.chaos.harness import FULL, Outcome, Run, WorkerPool, finish
+from tests.conftest import seconds
+
+pytestmark = [pytest.mark.integration, pytest.mark.chaos]
+
+
+@contextlib.asynccontextmanager
+async def supervised(pool: WorkerPool) -> AsyncIterator[WorkerPool]:
+    """The pool with its supervisor running; everything stopped on exit."""
+    task = asyncio.create_task(pool.supervise())
+    try:
+        yield pool
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        pool.close()
+
+
+def _check(outcome: Outcome) -> None:
+    assert outcome.drift.mismatches == []
+    assert (outcome.drift.lost, outcome.drift.double_counted) == (0, 0)
+    assert outcome.dead_letters_unique == outcome.dead_letters_expected
+
+
+async def _prepare(make_settings: Callable[..., Settings], events: int, chunks: int,
+                   seed: int, **overrides: Any) -> tuple[Run, dict[str, Any]]:
+    settings = make_settings(partitions=4, **overrides)
+    await ensure_topics(settings)
+    run = Run.plan(settings, events=events, chunks=chunks, seed=seed)
+    return run, compute_truth(run.fair.messages, run.fair.catalog, seed=seed)
+
+
+async def test_worker_killed_again_and_again(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    kills = 20 if FULL else 3
+    run, truth = await _prepare(make_settings, 500_000 if FULL else 60_000, kills, seed=101)
+    rng = random.Random(101)
+    async with supervised(WorkerPool(run.settings, tmp_path)) as pool:
+        pool.start()
+        for send in run.send_chunks():
+            await send
+            await asyncio.sleep(rng.uniform(0.3, 2.0))
+            await asyncio.to_thread(pool.kill, 0)
+            run.faults += 1
+            await pool.wait_alive(0)
+        outcome = await finish(run, pool, "kill -9 worker", truth=truth,
+                               expected_letters=truth["dead_letters"],
+                               faults_done_at=time.monotonic())
+    _check(outcome)
+
+
+async def test_scale_two_to_three_to_one_while_events_flow(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    run, truth = await _prepare(make_settings, 200_000 if FULL else 40_000, 4, seed=202)
+    async with supervised(WorkerPool(run.settings, tmp_path)) as pool:
+        first, second = pool.start(), pool.start()
+        sends = run.send_chunks()
+        await next(sends)
+        third = await asyncio.to_thread(pool.start)
+        await next(sends)
+        await asyncio.to_thread(pool.retire, first)
+        await next(sends)
+        await asyncio.to_thread(pool.retire, second)
+        await next(sends)
+        run.faults = 3
+        outcome = await finish(run, pool, "scale 2→3→1", truth=truth,
+                               expected_letters=truth["dead_letters"],
+                               faults_done_at=time.monotonic())
+        assert list(pool.workers) == [third]
+    _check(outcome)
+
+
+async def test_broker_killed_and_restarted(
+    make_settings: Callable[..., Settings], local_stack: LocalStack, tmp_path: Path
+) -> None:
+    run, truth = await _prepare(make_settings, 200_000 if FULL else 40_000, 2, seed=303)
+    async with supervised(WorkerPool(run.settings, tmp_path)) as pool:
+        pool.start()
+        sends = run.send_chunks()
+        await next(sends)
+        await asyncio.sleep(1)
+        pid = local_stack.kafka_pid()
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        run.faults = 1
+        await asyncio.sleep(2)
+        await asyncio.to_thread(local_stack.up, timeout_s=seconds(180))
+        await next(sends)
+        outcome = await finish(run, pool, "kill -9 Kafka", truth=truth,
+                               expected_letters=truth["dead_letters"],
+                               faults_done_at=time.monotonic())
+    _check(outcome)
+
+
+async def test_redis_killed_and_restarted_from_its_aof(
+    make_settings: Callable[..., Settings], local_stack: LocalStack, tmp_path: Path
+) -> None:
+    run, truth = await _prepare(make_settings, 200_000 if FULL else 40_000, 2, seed=404)
+    async with supervised(WorkerPool(run.settings, tmp_path)) as pool:
+        pool.start()
+        sends = run.send_chunks()
+        await next(sends)
+        await asyncio.sleep(1.5)
+        pid = local_stack.redis_pid()
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        run.faults = 1
+        await asyncio.sleep(1)
+        await asyncio.to_thread(local_stack.up, timeout_s=seconds(180))
+        await next(sends)
+        outcome = await finish(run, pool, "kill -9 Redis (AOF everysec)", truth=truth,
+                               expected_letters=truth["dead_letters"],
+                               faults_done_at=time.monotonic())
+    _check(outcome)
+
+
+async def test_redis_wiped_then_rebuilt(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    run, truth = await _prepare(make_settings, 100_000 if FULL else 30_000, 1, seed=505)
+    async with supervised(WorkerPool(run.settings, tmp_path)) as pool:
+        pool.start()
+        for send in run.send_chunks():
+            await send
+        await finish(run, pool, "(before wipe)", truth=truth,
+                     expected_letters=truth["dead_letters"], faults_done_at=time.monotonic())
+    redis = Redis.from_url(run.settings.redis_url, decode_responses=True)
+    keys = await redis.keys(f"{Keys(run.settings.key_prefix).prefix}:*")
+    await redis.delete(*keys)
+    await redis.aclose()
+    run.faults = 1
+    started = time.monotonic()
+    await rebuild(run.settings)
+    outcome = await finish(run, None, "wipe Redis + rebuild", truth=truth,
+                           expected_letters=truth["dead_letters"], faults_done_at=started)
+    _check(outcome)
+
+
+def _without(messages: list[Message], prefix: str) -> tuple[list[Message], int]:
+    """The messages as the pipeline will count them, and how many events will fail."""
+    kept: list[Message] = []
+    failing = 0
+    for m in messages:
+        if m.invalid_reason is not None:
+            kept.append(m)
+            continue
+        good = [e for e in m.events if not str(e["event_id"]).startswith(prefix)]
+        failing += len(m.events) - len(good)
+        if good:
+            value = json.dumps(good if len(good) > 1 else good[0]).encode()
+            kept.append(Message(m.topic_kind, m.key, value, good))
+    return kept, failing
+
+
+async def test_handler_failures_are_dead_lettered_and_the_rest_counts(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    prefix = "e1"
+    run, _ = await _prepare(make_settings, 100_000 if FULL else 30_000, 1, seed=606,
+                            fault_event_prefix=prefix)
+    counted, failing = _without(run.fair.messages, prefix)
+    assert failing > 0
+    truth = compute_truth(counted, run.fair.catalog, seed=606)
+    async with supervised(WorkerPool(run.settings, tmp_path)) as pool:
+        pool.start()
+        for send in run.send_chunks():
+            await send
+        run.faults = failing
+        outcome = await finish(run, pool, "handler exceptions", truth=truth,
+                               expected_letters=truth["dead_letters"] + failing,
+                               faults_done_at=time.monotonic())
+        assert pool.restarts == 0
+    _check(outcome)
