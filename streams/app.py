@@ -10,6 +10,7 @@ from typing import Any
 
 import faust
 from faust.types import TP
+from mode import CrashingSupervisor
 from prometheus_client import generate_latest
 from redis.asyncio import Redis
 
@@ -71,7 +72,9 @@ def build_app(settings: Settings) -> faust.App:
         aggregator=aggregator, store=ShardStore(redis, keys=keys, retention=retention), sink=sink
     )
 
-    @app.agent(source, name="count")
+    # A bug that escapes the pipeline stops the worker instead of letting faust restart
+    # the agent in place: a restarted process resumes cleanly from what Redis recorded.
+    @app.agent(source, name="count", supervisor_strategy=CrashingSupervisor)
     async def count(stream: Any) -> None:
         # faust's StreamT stub lacks take_events (faust 0.15.3 has it on Stream).
         async for events in stream.take_events(settings.batch_max, settings.batch_within_s):

@@ -100,7 +100,14 @@ class Aggregator:
                 delta.first_offsets[record.topic] = record.offset
                 delta.prev_offsets[record.topic] = covered
             delta.last_offsets[record.topic] = record.offset
-            decoded = self._decoders[record.topic].decode(value=record.value, key=record.key)
+            try:
+                decoded = self._decoders[record.topic].decode(value=record.value, key=record.key)
+            except Exception as exc:  # input the decoder did not foresee must not stop a shard
+                detail = f"{type(exc).__name__}: {exc}"
+                delta.dead_letters.append(
+                    _letter(record, Rejected(record.value or b"", Reason.HANDLER_ERROR, detail))
+                )
+                continue
             for rejected in decoded.rejected:
                 delta.dead_letters.append(_letter(record, rejected))
             for item in decoded.events:

@@ -196,8 +196,10 @@ class MessageDecoder:
             return _reject(raw, Reason.TOO_LARGE, f"{len(raw)} bytes > limit {self.max_bytes}")
         try:
             outer = _envelope_decoder.decode(raw)
-        except msgspec.DecodeError as exc:
-            return _reject(raw, Reason.BAD_JSON, str(exc))
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+            # msgspec raises UnicodeDecodeError for invalid UTF-8 inside a string and
+            # RecursionError for absurdly deep nesting: both are bad JSON to us.
+            return _reject(raw, Reason.BAD_JSON, f"{type(exc).__name__}: {exc}")
         if isinstance(outer, dict):
             return self._decode_elements([raw], key)
         if not outer:
@@ -214,7 +216,7 @@ class MessageDecoder:
             except msgspec.ValidationError as exc:
                 rejected.append(Rejected(element, Reason.INVALID_FIELD, str(exc), index))
                 continue
-            except msgspec.DecodeError as exc:
+            except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
                 rejected.append(Rejected(element, Reason.BAD_JSON, str(exc), index))
                 continue
             except TimestampError as exc:

@@ -104,3 +104,13 @@ def test_no_bytes_crash_the_decoder(raw: bytes) -> None:
 )
 def test_rfc3339_timestamps(text: str, ms: int) -> None:
     assert parse_ts(text) == ms
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b'{"event_id": "\xff\xfe"}', b'[{"event_id": "\xff"}]', b"[" * 5000 + b"]" * 5000],
+)
+def test_invalid_utf8_and_deep_nesting_are_bad_json(raw: bytes) -> None:
+    decoded = MessageDecoder(kind="views").decode(value=raw, key=b"s1")
+    assert decoded.events == []
+    assert [r.reason for r in decoded.rejected] == [Reason.BAD_JSON]

@@ -1,0 +1,64 @@
+"""10,000 hostile records mixed into a good stream: all dead-lettered, the rest exact."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from consumers.topics import ensure_topics
+from ocop_live.settings import Settings
+from ocop_live.simulator.truth import compute_truth
+from tests.chaos.corpus import hostile_records
+from tests.chaos.harness import Run, WorkerPool, finish
+from tests.chaos.test_faults import supervised
+from tests.expectations import read_dead_letters
+
+pytestmark = [pytest.mark.integration, pytest.mark.chaos]
+
+HOSTILE = 10_000
+REASONS = {"too_large", "bad_json", "bad_envelope", "invalid_field", "bad_timestamp",
+           "key_mismatch", "future_event", "too_late"}
+
+
+async def test_hostile_corpus_is_dead_lettered_and_good_events_count_exactly(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    settings = make_settings(partitions=4, max_message_bytes=65_536)
+    await ensure_topics(settings)
+    run = Run.plan(settings, events=20_000, chunks=1, seed=707)
+    truth = compute_truth(run.fair.messages, run.fair.catalog, seed=707)
+    sessions = [s.session_id for s in run.fair.catalog.sessions]
+    corpus = list(hostile_records(sessions, HOSTILE, seed=707))
+    assert len({h.kind for h in corpus}) >= 30
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap,
+                                max_request_size=1_048_576, linger_ms=20)
+    topics = {"views": settings.views_topic, "orders": settings.orders_topic}
+    async with supervised(WorkerPool(settings, tmp_path)) as pool:
+        pool.start()
+        pid = pool.workers[0][0].pid
+        await producer.start()
+        try:
+            good = asyncio.create_task(next(run.send_chunks()))
+            for record in corpus:
+                await producer.send(topics[record.topic_kind], record.value, key=record.key)
+            await producer.flush()
+            await good
+        finally:
+            await producer.stop()
+        outcome = await finish(run, pool, "hostile corpus (10,000 records)", truth=truth,
+                               expected_letters=truth["dead_letters"] + HOSTILE,
+                               faults_done_at=time.monotonic())
+        assert pool.restarts == 0
+        assert pool.workers[0][0].pid == pid
+    assert outcome.drift.mismatches == []
+    assert outcome.dead_letters_unique == truth["dead_letters"] + HOSTILE
+    letters = await read_dead_letters(settings, truth["dead_letters"] + HOSTILE)
+    reasons = Counter(dict(r.headers)["reason"].decode() for r in letters)
+    assert set(reasons) <= REASONS, reasons
+    assert all(dict(r.headers).get("detail") for r in letters)
