@@ -19,10 +19,10 @@ from redis.asyncio import Redis
 from ocop_live.catalog import CatalogError, decode_session
 from ocop_live.keys import Keys
 from ocop_live.settings import Settings
-from streams.core.aggregate import Aggregator, Record, Rules
+from streams.core.aggregate import Record
 from streams.core.delta import DeadLetter
 from streams.pipeline import BatchProcessor
-from streams.store import Retention, ShardStore
+from streams.wiring import aggregator_for, store_for
 
 log = logging.getLogger(__name__)
 
@@ -116,20 +116,9 @@ async def rebuild(
         log.info("removed %d keys under %s:*", removed, keys.prefix)
         sessions = await _replay_catalog(consumer, redis, keys, settings)
         sink = CountingSink()
-        processor = BatchProcessor(
-            aggregator=Aggregator(
-                topics={settings.views_topic: "views", settings.orders_topic: "orders"},
-                rules=Rules(
-                    max_future_skew_ms=settings.max_future_skew_s * 1000,
-                    max_lateness_ms=settings.max_lateness_s * 1000,
-                    max_age_ms=settings.max_age_s * 1000,
-                ),
-                max_message_bytes=settings.max_message_bytes,
-            ),
-            store=ShardStore(redis, keys=keys,
-                             retention=Retention(minute_s=settings.minute_retention_s)),
-            sink=sink,
-        )
+        # The same aggregation as the workers, so the rebuild counts what they counted.
+        processor = BatchProcessor(aggregator=aggregator_for(settings),
+                                   store=store_for(redis, settings), sink=sink)
         ends = await _end_offsets(
             consumer, settings, [settings.views_topic, settings.orders_topic]
         )

@@ -19,11 +19,11 @@ from ocop_live import metrics
 from ocop_live.catalog import CatalogError, decode_session
 from ocop_live.keys import Keys
 from ocop_live.settings import Settings
-from streams.core.aggregate import Aggregator, Record, Rules
+from streams.core.aggregate import Record
 from streams.core.contract import Reason, Rejected
 from streams.core.delta import DeadLetter
 from streams.pipeline import BatchProcessor
-from streams.store import Retention, ShardStore
+from streams.wiring import aggregator_for, store_for
 
 log = logging.getLogger(__name__)
 
@@ -56,20 +56,9 @@ def build_app(settings: Settings) -> faust.App:
 
     keys = Keys(settings.key_prefix)
     redis = Redis.from_url(settings.redis_url, decode_responses=True)
-    aggregator = Aggregator(
-        topics={settings.views_topic: "views", settings.orders_topic: "orders"},
-        rules=Rules(
-            max_future_skew_ms=settings.max_future_skew_s * 1000,
-            max_lateness_ms=settings.max_lateness_s * 1000,
-            max_age_ms=settings.max_age_s * 1000,
-        ),
-        max_message_bytes=settings.max_message_bytes,
-        fault_event_prefix=settings.fault_event_prefix,
-    )
-    retention = Retention(minute_s=settings.minute_retention_s)
     sink = DeadLetterSink(app.producer, topic=dlq_topic.get_topic_name())
     processor = BatchProcessor(
-        aggregator=aggregator, store=ShardStore(redis, keys=keys, retention=retention), sink=sink
+        aggregator=aggregator_for(settings), store=store_for(redis, settings), sink=sink
     )
 
     # A bug that escapes the pipeline stops the worker instead of letting faust restart

@@ -104,45 +104,28 @@ async def test_scale_two_to_three_to_one_while_events_flow(
     _check(outcome)
 
 
-async def test_broker_killed_and_restarted(
-    make_settings: Callable[..., Settings], local_stack: LocalStack, tmp_path: Path
+@pytest.mark.parametrize(
+    ("component", "seed", "label"),
+    [("kafka", 303, "kill -9 Kafka"), ("redis", 404, "kill -9 Redis (AOF everysec)")],
+)
+async def test_stack_component_killed_and_restarted(
+    make_settings: Callable[..., Settings], local_stack: LocalStack, tmp_path: Path,
+    component: str, seed: int, label: str,
 ) -> None:
-    run, truth = await _prepare(make_settings, 200_000 if FULL else 40_000, 2, seed=303)
+    run, truth = await _prepare(make_settings, 200_000 if FULL else 40_000, 2, seed=seed)
     async with supervised(WorkerPool(run.settings, tmp_path)) as pool:
         pool.start()
         sends = run.send_chunks()
         await next(sends)
-        await asyncio.sleep(1)
-        pid = local_stack.kafka_pid()
-        assert pid is not None
-        os.kill(pid, signal.SIGKILL)
-        run.faults = 1
-        await asyncio.sleep(2)
-        await asyncio.to_thread(local_stack.up, timeout_s=seconds(180))
-        await next(sends)
-        outcome = await finish(run, pool, "kill -9 Kafka", truth=truth,
-                               expected_letters=truth["dead_letters"],
-                               faults_done_at=time.monotonic())
-    _check(outcome)
-
-
-async def test_redis_killed_and_restarted_from_its_aof(
-    make_settings: Callable[..., Settings], local_stack: LocalStack, tmp_path: Path
-) -> None:
-    run, truth = await _prepare(make_settings, 200_000 if FULL else 40_000, 2, seed=404)
-    async with supervised(WorkerPool(run.settings, tmp_path)) as pool:
-        pool.start()
-        sends = run.send_chunks()
-        await next(sends)
-        await asyncio.sleep(1.5)
-        pid = local_stack.redis_pid()
+        await asyncio.sleep(1.5)  # mid-way through the first chunk
+        pid = local_stack.kafka_pid() if component == "kafka" else local_stack.redis_pid()
         assert pid is not None
         os.kill(pid, signal.SIGKILL)
         run.faults = 1
         await asyncio.sleep(1)
         await asyncio.to_thread(local_stack.up, timeout_s=seconds(180))
         await next(sends)
-        outcome = await finish(run, pool, "kill -9 Redis (AOF everysec)", truth=truth,
+        outcome = await finish(run, pool, label, truth=truth,
                                expected_letters=truth["dead_letters"],
                                faults_done_at=time.monotonic())
     _check(outcome)

@@ -1,0 +1,30 @@
+"""Builds the write path's parts from settings, for the worker and for a rebuild alike."""
+
+from __future__ import annotations
+
+from redis.asyncio import Redis
+
+from ocop_live.keys import Keys
+from ocop_live.settings import Settings
+from streams.core.aggregate import Aggregator, Rules
+from streams.store import Retention, ShardStore
+
+
+def aggregator_for(settings: Settings) -> Aggregator:
+    """The aggregation with the configured topics, time rules and limits."""
+    return Aggregator(
+        topics={settings.views_topic: "views", settings.orders_topic: "orders"},
+        rules=Rules(
+            max_future_skew_ms=settings.max_future_skew_s * 1000,
+            max_lateness_ms=settings.max_lateness_s * 1000,
+            max_age_ms=settings.max_age_s * 1000,
+        ),
+        max_message_bytes=settings.max_message_bytes,
+        fault_event_prefix=settings.fault_event_prefix,
+    )
+
+
+def store_for(redis: Redis, settings: Settings) -> ShardStore:
+    """The fenced store under the configured key prefix and retention."""
+    return ShardStore(redis, keys=Keys(settings.key_prefix),
+                      retention=Retention(minute_s=settings.minute_retention_s))
