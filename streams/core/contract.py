@@ -194,6 +194,10 @@ class MessageDecoder:
         raw = value or b""
         if len(raw) > self.max_bytes:
             return _reject(raw, Reason.TOO_LARGE, f"{len(raw)} bytes > limit {self.max_bytes}")
+        if raw[:1] == b"{":
+            # One event per message is the common case: decode it once, straight into its
+            # type, instead of first as an envelope.
+            return self._decode_elements([raw], key)
         try:
             outer = _envelope_decoder.decode(raw)
         except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
