@@ -68,7 +68,7 @@ async def _active_members(settings: Settings) -> int:
 async def _wipe(redis: Redis, keys: Keys) -> int:
     removed = 0
     batch: list[str] = []
-    async for key in redis.scan_iter(match=f"{keys.prefix}:*", count=1000):
+    async for key in redis.scan_iter(match=keys.everything(), count=1000):
         batch.append(key)
         if len(batch) >= 1000:
             removed += await redis.unlink(*batch)
@@ -113,7 +113,7 @@ async def rebuild(
     await consumer.start()
     try:
         removed = await _wipe(redis, keys)
-        log.info("removed %d keys under %s:*", removed, keys.prefix)
+        log.info("removed %d keys matching %s", removed, keys.everything())
         sessions = await _replay_catalog(consumer, redis, keys, settings)
         sink = CountingSink()
         # The same aggregation as the workers, so the rebuild counts what they counted.

@@ -167,17 +167,20 @@ def token_issue(session_id: str, ttl_hours: float) -> None:
     expires = time.time_ns() // 1_000_000 + int(ttl_hours * 3_600_000)
     value = tokens.issue(session_id, expires_at_ms=expires)
     click.echo(value)
+    # The token rides in the fragment, which browsers never send to a server.
     click.echo(
         f"host page: http://{settings.web_host}:{settings.web_port}/host"
-        f"?session={session_id}&token={value}",
+        f"#session={session_id}&token={value}",
         err=True,
     )
 
 
-def _attach_simulator() -> None:
+def _attach_subcommands() -> None:
     from ocop_live.simulator.cli import simulate
+    from web.cli import screens
 
     main.add_command(simulate)
+    main.add_command(screens)
 
 
-_attach_simulator()
+_attach_subcommands()

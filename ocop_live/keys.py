@@ -94,6 +94,14 @@ class Keys:
         """Pub/sub channel: a shard number is published after each applied batch."""
         return f"{self.prefix}:changes"
 
+    def screens(self) -> str:
+        """Pub/sub channel: staff commands for every web process's screens (``reload``)."""
+        return f"{self.prefix}:screens"
+
+    def everything(self) -> str:
+        """Glob pattern matching every key under this prefix (for a throwaway prefix)."""
+        return f"{self.prefix}:*"
+
 
 def session_field(session_id: str, name: str) -> str:
     """Field of a minute or day hash that holds one session's counter."""

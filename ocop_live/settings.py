@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     push_interval_s: float = Field(default=0.25, gt=0)
     heartbeat_s: float = Field(default=2.0, gt=0)
     top_n: int = Field(default=10, ge=1, le=100)
+    # Origins allowed to open /ws/* (comma-separated; "*" = any). Empty: the server's own
+    # address (docs/design.md, "Read side protocol").
+    web_allowed_origins: str = ""
+    web_max_connections: int = Field(default=1000, ge=1)
+    web_screen_stale_s: float = Field(default=15.0, gt=0)
 
     token_secret: SecretStr = SecretStr("")
     fair_title: str = "Chợ phiên OCOP"

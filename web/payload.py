@@ -110,6 +110,7 @@ def build_board(rows: BoardRows, *, top_n: int, title: str, place: str) -> Json:
     return {
         "fair": {"title": title, "place": place},
         "as_of": rows.now_ms,
+        "newest_event_ms": rows.newest_event_ms,
         "totals": totals,
         "windows": _windows(series, _counts(rows.today), totals),
         "top_sessions_gmv": [
@@ -165,6 +166,7 @@ def build_session(rows: SessionRows) -> Json:
     today = {f: _int(v) for f, v in zip(COUNT_FIELDS, rows.today, strict=True)} if rows.today \
         else dict.fromkeys(COUNT_FIELDS, 0)
     peak_at = c.get("peak_at")
+    unique = rows.unique_viewers
     return {
         "session_id": rows.session_id,
         "title": info.get("title"),
@@ -173,15 +175,19 @@ def build_session(rows: SessionRows) -> Json:
         "province": info.get("province"),
         "as_of": rows.now_ms,
         VIEWS: fair[VIEWS],
-        "unique_viewers": rows.unique_viewers,
+        "unique_viewers": unique,
         VIEWERS_NOW: _int(c.get(VIEWERS_NOW)),
         "peak_viewers": _int(c.get("peak")),
         "peak_at": int(peak_at) if peak_at else None,
         ORDERS: fair[ORDERS],
         UNITS: fair[UNITS],
         GMV: fair[GMV],
+        # Orders per unique viewer: how many of the people who watched went on to buy.
+        "conversion": round(fair[ORDERS] / unique, 4) if unique > 0 else None,
         "rank_gmv": rows.rank_above + 1 if fair[GMV] > 0 else None,
         "sessions_ranked": rows.sessions_ranked,
+        "gap_to_next_vnd": (rows.next_gmv_above - fair[GMV]
+                            if rows.next_gmv_above is not None else None),
         "series": series,
         "windows": _windows(series, today, fair),
         "products": products,

@@ -32,6 +32,7 @@ class BoardRows:
     today: list[Fields] = field(default_factory=list)
     catalog: Hash = field(default_factory=dict)
     sessions: dict[str, Hash] = field(default_factory=dict)
+    newest_event_ms: int | None = None
 
 
 @dataclass(slots=True)
@@ -47,6 +48,7 @@ class SessionRows:
     today: list[str | None] = field(default_factory=list)
     rank_above: int = 0
     sessions_ranked: int = 0
+    next_gmv_above: int | None = None
     catalog: str | None = None
 
 
@@ -78,13 +80,15 @@ class StoreReader:
                 pipe.zrange(k.product_units(s), 0, -1, withscores=True)
                 pipe.zrange(k.product_gmv(s), 0, -1, withscores=True)
                 pipe.hmget(k.day(s, day), list(COUNT_FIELDS))
+                pipe.hgetall(k.watermarks(s))
                 for minute in minutes:
                     pipe.hmget(k.minute(s, minute), list(COUNT_FIELDS))
             pipe.pfcount(*[k.viewers(s) for s in self.shards])
             pipe.hgetall(k.catalog())
             results = await pipe.execute()
-        width = 6 + len(minutes)
+        width = 7 + len(minutes)
         rows.minutes = {minute: [] for minute in minutes}
+        marks: list[int] = []
         for i, _ in enumerate(self.shards):
             chunk = results[i * width:(i + 1) * width]
             rows.totals.append(chunk[0])
@@ -93,9 +97,13 @@ class StoreReader:
             rows.product_units.append(chunk[3])
             rows.product_gmv.append(chunk[4])
             rows.today.append(dict(zip(COUNT_FIELDS, chunk[5], strict=True)))
-            for minute, values in zip(minutes, chunk[6:], strict=True):
+            marks.extend(int(v) for v in chunk[6].values())
+            for minute, values in zip(minutes, chunk[7:], strict=True):
                 rows.minutes[minute].append(dict(zip(COUNT_FIELDS, values, strict=True)))
         rows.unique_viewers, rows.catalog = results[-2], results[-1]
+        # The worker records each shard's newest applied event time (its watermarks),
+        # so the screen can say how old the newest number it shows is.
+        rows.newest_event_ms = max(marks, default=None)
         # Second trip: the counters of every session that has one (a few hundred at most).
         shard_of = {sid: s for s in self.shards for sid, _ in rows.top_gmv[s] + rows.top_viewers[s]}
         if shard_of:
@@ -137,8 +145,13 @@ class StoreReader:
                 pipe.zcount(k.top_gmv(s), f"({gmv}", "+inf")
             for s in self.shards:
                 pipe.scard(k.sessions(s))
+            for s in self.shards:
+                pipe.zrangebyscore(k.top_gmv(s), f"({gmv}", "+inf", start=0, num=1,
+                                   withscores=True)
             counts = await pipe.execute()
         n = len(self.shards)
         rows.rank_above = sum(counts[:n])
-        rows.sessions_ranked = sum(counts[n:])
+        rows.sessions_ranked = sum(counts[n:2 * n])
+        above = [int(score) for lowest in counts[2 * n:] for _, score in lowest]
+        rows.next_gmv_above = min(above, default=None)
         return rows

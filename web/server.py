@@ -1,168 +1,116 @@
-"""The web process: HTTP routes and the board's websocket, on one websockets server."""
+"""The web process: HTTP routes and two websockets (board, host) on one websockets server."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import http
-import json
 import logging
-import time
-from collections.abc import Awaitable, Callable
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from importlib import resources
-from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
-from websockets.datastructures import Headers
+from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
 from ocop_live import metrics
 from ocop_live.keys import Keys
 from ocop_live.settings import Settings
 from ocop_live.tokens import HostTokens
-from web.payload import Json, board_changes, build_board, build_session
+from web.fanout import DEFAULT_HIGH_WATER, Fanout
+from web.guard import Guard, default_origins, parse_origins
+from web.host import DEFAULT_AUTH_TIMEOUT_S, HostHub
+from web.hub import DEFAULT_RING_SIZE, BoardHub, Clock, wall_ms
+from web.payload import build_session
 from web.reader import StoreReader
+from web.responses import json_response, response
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], int]
 Handler = Callable[[Request], Awaitable[Response]]
+
+BOARD_SOCKET = "/ws/board"
+HOST_SOCKET = "/ws/host"
+# A screen only ever sends acks and a host page one auth message: a few hundred bytes.
+DEFAULT_MAX_FRAME_BYTES = 4096
+# The kernel would otherwise grow a socket's send buffer to megabytes, hiding a screen
+# that stopped reading for minutes; bounded, the backlog shows in the write buffer the
+# fanout watches. Ample for a few board changes a second, even over a slow link.
+DEFAULT_SOCKET_SEND_BUFFER = 64 * 1024
 
 _STATIC = {
     "board.html": "text/html; charset=utf-8",
     "host.html": "text/html; charset=utf-8",
     "board.css": "text/css; charset=utf-8",
+    "host.css": "text/css; charset=utf-8",
+    "shared.js": "text/javascript; charset=utf-8",
     "board.js": "text/javascript; charset=utf-8",
     "host.js": "text/javascript; charset=utf-8",
 }
 
 
-def _wall_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-def _response(status: int, body: bytes, content_type: str, **extra: str) -> Response:
-    headers = Headers({"Content-Type": content_type, "Content-Length": str(len(body)),
-                       "Cache-Control": "no-store", **extra})
-    return Response(status, http.HTTPStatus(status).phrase, headers, body)
-
-
-def json_response(status: int, payload: Any) -> Response:
-    """A JSON HTTP response."""
-    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
-    return _response(status, body, "application/json; charset=utf-8")
-
-
-class BoardHub:
-    """Keeps the current board and pushes changes to every connected screen.
-
-    A Redis pub/sub message (published by the worker in the same transaction as the
-    counters) marks the board dirty; the hub rebuilds it at most once per
-    ``push_interval_s`` and broadcasts only the keys that changed, or a heartbeat.
-    ``broadcast`` writes to each socket without waiting, so a slow screen never holds
-    the others back.
-    """
-
-    def __init__(self, *, reader: StoreReader, redis: Redis, keys: Keys, settings: Settings,
-                 clock: Clock = _wall_ms) -> None:
-        self.reader = reader
-        self.redis = redis
-        self.keys = keys
-        self.settings = settings
-        self.clock = clock
-        self.clients: set[ServerConnection] = set()
-        self.board: Json | None = None
-        self.seq = 0
-        self._dirty = asyncio.Event()
-
-    async def build(self) -> Json:
-        """Read the store and build the board now."""
-        started = time.perf_counter()
-        rows = await self.reader.board(now_ms=self.clock())
-        board = build_board(rows, top_n=self.settings.top_n, title=self.settings.fair_title,
-                            place=self.settings.fair_place)
-        metrics.SNAPSHOT_SECONDS.observe(time.perf_counter() - started)
-        return board
-
-    def join(self, connection: ServerConnection) -> None:
-        """Send the snapshot and subscribe ``connection`` with no await in between."""
-        if self.board is None:
-            raise RuntimeError("board not built yet")
-        broadcast([connection], self._message("snapshot", board=self.board))
-        self.clients.add(connection)
-        metrics.WS_CLIENTS.labels("board").set(len(self.clients))
-
-    def leave(self, connection: ServerConnection) -> None:
-        """Forget a closed connection."""
-        self.clients.discard(connection)
-        metrics.WS_CLIENTS.labels("board").set(len(self.clients))
-
-    def _message(self, kind: str, **fields: Any) -> str:
-        payload = {"type": kind, "seq": self.seq, "server_time": self.clock(), **fields}
-        metrics.WS_MESSAGES.labels("board", kind).inc(len(self.clients))
-        return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
-
-    async def listen(self) -> None:
-        """Mark the board dirty on every change notification; reconnect when Redis drops."""
-        while True:
-            try:
-                pubsub = self.redis.pubsub()
-                await pubsub.subscribe(self.keys.changes())
-                async for message in pubsub.listen():
-                    if message.get("type") == "message":
-                        self._dirty.set()
-            except (RedisError, OSError) as exc:
-                log.warning("change feed lost (%s); resubscribing in 1 s", exc)
-                await asyncio.sleep(1)
-
-    async def run(self) -> None:
-        """Rebuild on change (or at every heartbeat, since windows roll with the clock)."""
-        last_sent = time.monotonic()
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._dirty.wait(), self.settings.heartbeat_s)
-            self._dirty.clear()
-            try:
-                new = await self.build()
-            except (RedisError, OSError) as exc:
-                log.warning("cannot read the board from Redis (%s); screens keep the last "
-                            "frame and will show stale", exc)
-                await asyncio.sleep(self.settings.push_interval_s)
-                continue
-            changes = board_changes(self.board, new)
-            self.board = new
-            if changes:
-                self.seq += 1
-                broadcast(self.clients, self._message("change", changes=changes))
-                last_sent = time.monotonic()
-            elif time.monotonic() - last_sent >= self.settings.heartbeat_s:
-                broadcast(self.clients, self._message("heartbeat"))
-                last_sent = time.monotonic()
-            await asyncio.sleep(self.settings.push_interval_s)
+def _socket_logger() -> logging.Logger:
+    # websockets logs every frame's content at DEBUG, a host's auth message included;
+    # this logger stays at INFO whatever the root level, so no token reaches a log.
+    logger = logging.getLogger("web.sockets")
+    if logger.level < logging.INFO:
+        logger.setLevel(logging.INFO)
+    return logger
 
 
 class WebApp:
     """Routes HTTP requests and websocket connections.
 
+    Keyword arguments left as None come from ``settings`` (``web_allowed_origins``,
+    ``web_max_connections``, ``web_screen_stale_s`` when it has them), else from the
+    defaults: the origins of ``http://<web_host>:<web_port>`` (plus 127.0.0.1 and
+    localhost for a loopback or wildcard bind), 1000 sockets, 15 s. A socket whose
+    unsent backlog passes ``write_high_water`` bytes is cut (``socket_send_buffer`` bounds
+    what the kernel holds before that); frames over ``max_frame_bytes`` close with 1009.
+
     Usage::
 
-        app = WebApp(settings=settings)
+        app = WebApp(settings=settings, max_connections=500)
         async with app.serving() as server: ...
     """
 
-    def __init__(self, *, settings: Settings, clock: Clock = _wall_ms) -> None:
+    def __init__(self, *, settings: Settings, clock: Clock = wall_ms,
+                 allowed_origins: Iterable[str] | None = None,
+                 max_connections: int | None = None, screen_stale_s: float | None = None,
+                 max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+                 write_high_water: int = DEFAULT_HIGH_WATER,
+                 socket_send_buffer: int = DEFAULT_SOCKET_SEND_BUFFER,
+                 ring_size: int = DEFAULT_RING_SIZE,
+                 auth_timeout_s: float = DEFAULT_AUTH_TIMEOUT_S) -> None:
         self.settings = settings
         self.clock = clock
+        self.max_frame_bytes = max_frame_bytes
+        self.socket_send_buffer = socket_send_buffer
+        if allowed_origins is None:
+            configured = parse_origins(settings.web_allowed_origins)
+            allowed_origins = configured or default_origins(settings.web_host,
+                                                            settings.web_port)
+        if max_connections is None:
+            max_connections = settings.web_max_connections
+        if screen_stale_s is None:
+            screen_stale_s = settings.web_screen_stale_s
+        self.guard = Guard(allowed_origins=allowed_origins, max_connections=max_connections)
         self.keys = Keys(settings.key_prefix)
         self.redis = Redis.from_url(settings.redis_url, decode_responses=True)
         self.reader = StoreReader(self.redis, keys=self.keys, shards=settings.partitions)
         self.tokens = HostTokens(secret=settings.token_secret.get_secret_value())
         self.hub = BoardHub(reader=self.reader, redis=self.redis, keys=self.keys,
-                            settings=settings, clock=clock)
+                            settings=settings, clock=clock, ring_size=ring_size,
+                            stale_after_s=screen_stale_s,
+                            fanout=Fanout(page="board", high_water=write_high_water))
+        self.hosts = HostHub(reader=self.reader, tokens=self.tokens, settings=settings,
+                             board_changed=self.hub.changed, clock=clock,
+                             auth_timeout_s=auth_timeout_s,
+                             fanout=Fanout(page="host", high_water=write_high_water))
+        self.sockets: set[ServerConnection] = set()
         self._routes: dict[str, Handler] = {
             "/": self._page("board.html"),
             "/board": self._page("board.html"),
@@ -175,25 +123,29 @@ class WebApp:
     async def process_request(
         self, connection: ServerConnection, request: Request
     ) -> Response | None:
-        """Answer plain HTTP requests; let websocket upgrades through."""
+        """Answer plain HTTP requests; admit or refuse websocket upgrades."""
         path = urlsplit(request.path).path
-        if path == "/ws/board":
-            return None
+        if path in (BOARD_SOCKET, HOST_SOCKET):
+            refusal = self.guard.refuse(request, open_connections=len(self.sockets))
+            if refusal is not None:
+                metrics.HTTP_REQUESTS.labels(path, str(refusal.status_code)).inc()
+            return refusal
         handler = self._routes.get(path)
         if handler is None and path.startswith("/static/"):
             handler = self._static(path.removeprefix("/static/"))
         if handler is None and path.startswith("/api/sessions/"):
             handler = self._session_handler(unquote(path.removeprefix("/api/sessions/")))
         if handler is None:
-            response = json_response(404, {"error": "not_found", "path": path})
+            result = json_response(404, {"error": "not_found", "path": path})
         else:
             try:
-                response = await handler(request)
+                result = await handler(request)
             except (RedisError, OSError) as exc:
+                metrics.REDIS_ERRORS.labels("web").inc()
                 log.warning("request %s failed: Redis unavailable (%s)", path, exc)
-                response = json_response(503, {"error": "store_unavailable"})
-        metrics.HTTP_REQUESTS.labels(self._route_label(path), str(response.status_code)).inc()
-        return response
+                result = json_response(503, {"error": "store_unavailable"})
+        metrics.HTTP_REQUESTS.labels(self._route_label(path), str(result.status_code)).inc()
+        return result
 
     def _route_label(self, path: str) -> str:
         # Bounded label values: a scanner probing random paths must not grow the series.
@@ -205,14 +157,19 @@ class WebApp:
         return "other"
 
     async def handler(self, connection: ServerConnection) -> None:
-        """Serve one screen: snapshot, then changes and heartbeats until it leaves."""
-        if self.hub.board is None:
-            self.hub.board = await self.hub.build()
-        self.hub.join(connection)
+        """Serve one socket: a venue screen or a host page."""
+        path = urlsplit(connection.request.path if connection.request else "").path
+        sock = connection.transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.socket_send_buffer)
+        self.sockets.add(connection)
         try:
-            await connection.wait_closed()
+            if path == HOST_SOCKET:
+                await self.hosts.serve(connection)
+            else:
+                await self.hub.serve(connection)
         finally:
-            self.hub.leave(connection)
+            self.sockets.discard(connection)
 
     def _page(self, name: str) -> Handler:
         handler = self._static(name)
@@ -226,7 +183,7 @@ class WebApp:
         body = resources.files("web").joinpath("static", name).read_bytes()
 
         async def serve_file(request: Request) -> Response:
-            return _response(200, body, _STATIC[name])
+            return response(200, body, _STATIC[name])
         return serve_file
 
     async def _api_board(self, request: Request) -> Response:
@@ -247,26 +204,34 @@ class WebApp:
 
     async def _healthz(self, request: Request) -> Response:
         await self.redis.ping()
-        return json_response(200, {"status": "ok", "role": "web", "screens": len(self.hub.clients)})
+        return json_response(200, {"status": "ok", "role": "web", "screens": len(self.hub.clients),
+                                   "hosts": len(self.hosts.screens)})
 
     async def _metrics(self, request: Request) -> Response:
-        return _response(200, generate_latest(), CONTENT_TYPE_LATEST)
+        return response(200, generate_latest(), CONTENT_TYPE_LATEST)
 
     @contextlib.asynccontextmanager
-    async def serving(self) -> Any:
-        """Run the server and the hub's loops until the context exits."""
+    async def serving(self) -> AsyncIterator[Server]:
+        """Run the server and the hubs' loops until the context exits."""
         self.hub.board = await self.hub.build()
-        tasks = [asyncio.create_task(self.hub.listen()), asyncio.create_task(self.hub.run())]
+        tasks = [asyncio.create_task(self.hub.listen()), asyncio.create_task(self.hub.run()),
+                 asyncio.create_task(self.hosts.run())]
         server: Server = await serve(self.handler, self.settings.web_host, self.settings.web_port,
-                                     process_request=self.process_request, max_size=4096)
+                                     process_request=self.process_request,
+                                     max_size=self.max_frame_bytes, logger=_socket_logger())
         try:
             yield server
         finally:
             server.close()
             await server.wait_closed()
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            self.hub.stop()
+            self.hosts.stop()
+            # Cancel until done: on Python 3.11 a cancellation can be lost in a timeout race.
+            pending = set(tasks)
+            while pending:
+                for task in pending:
+                    task.cancel()
+                _, pending = await asyncio.wait(pending, timeout=1)
             await self.redis.aclose()
 
 
@@ -276,3 +241,4 @@ async def run_web(settings: Settings) -> None:
     async with app.serving():
         log.info("web serving on http://%s:%d/board", settings.web_host, settings.web_port)
         await asyncio.Future()
+

@@ -142,7 +142,7 @@ async def test_redis_wiped_then_rebuilt(
         await finish(run, pool, "(before wipe)", truth=truth,
                      expected_letters=truth["dead_letters"], faults_done_at=time.monotonic())
     redis = Redis.from_url(run.settings.redis_url, decode_responses=True)
-    keys = await redis.keys(f"{Keys(run.settings.key_prefix).prefix}:*")
+    keys = await redis.keys(Keys(run.settings.key_prefix).everything())
     await redis.delete(*keys)
     await redis.aclose()
     run.faults = 1

@@ -85,3 +85,44 @@ def test_session_page() -> None:
                                  "units": 3, "gmv_vnd": 300}]
     assert page["series"] == [{"minute": MINUTE, "views": 3, "orders": 0, "units": 0,
                                "gmv_vnd": 0}]
+
+
+def test_board_carries_the_newest_event_time() -> None:
+    rows = _rows()
+    assert build_board(rows, top_n=10, title="", place="")["newest_event_ms"] is None
+    rows.newest_event_ms = NOW - 800
+    assert build_board(rows, top_n=10, title="", place="")["newest_event_ms"] == NOW - 800
+
+
+def test_board_keeps_host_private_detail_off() -> None:
+    rows = _rows()
+    rows.sessions["a"] = {**rows.sessions["a"], "peak": "9", "peak_at": str(MINUTE),
+                          "net": "4", "p|p1|units": "3", "p|p1|gmv_vnd": "300"}
+    board = build_board(rows, top_n=10, title="", place="")
+    public = {"session_id", "title", "host", "shop", "province", "gmv_vnd", "orders",
+              "viewers_now"}
+    for entry in board["top_sessions_gmv"] + board["top_sessions_viewers"]:
+        assert set(entry) == public
+    text = json.dumps(board)
+    for private in ("peak", "p|", "\"net\""):
+        assert private not in text
+
+
+def _session_rows(**overrides: object) -> SessionRows:
+    values: dict[str, object] = {
+        "session_id": "a", "now_ms": NOW, "found": True,
+        "counters": {"views": "10", "orders": "2", "gmv_vnd": "300"},
+        "unique_viewers": 8, "rank_above": 1, "sessions_ranked": 3, "next_gmv_above": 450,
+        "catalog": CATALOG["a"],
+    }
+    values.update(overrides)
+    return SessionRows(**values)  # type: ignore[arg-type]
+
+
+def test_session_conversion_and_gap_to_the_next_one_up() -> None:
+    page = build_session(_session_rows())
+    assert (page["conversion"], page["rank_gmv"], page["gap_to_next_vnd"]) == (0.25, 2, 150)
+    leader = build_session(_session_rows(rank_above=0, next_gmv_above=None))
+    assert (leader["rank_gmv"], leader["gap_to_next_vnd"]) == (1, None)
+    unseen = build_session(_session_rows(unique_viewers=0))
+    assert unseen["conversion"] is None

@@ -1,194 +1,9 @@
 "use strict";
 
 /*
- * Venue board for the OCOP livestream fair.
- *
- * The formatting and chart helpers at the top are also used by the host page,
- * which loads this file before host.js; the board itself only starts on a page
- * whose <body> says data-page="board".
+ * Venue board for the OCOP livestream fair: a 1920×1080 kiosk nobody touches.
+ * Formatting, the chart and reconnect timing come from shared.js, loaded first.
  */
-
-/* ---------- Shared helpers ---------- */
-
-const DASH = "—";
-
-// Vietnam has kept UTC+7 without daylight saving since 1975, so a fixed offset
-// is exact and does not depend on the kiosk's time-zone database or clock zone.
-const VN_OFFSET_MS = 7 * 60 * 60 * 1000;
-
-function pickLang(strings) {
-  const lang = new URLSearchParams(location.search).get("lang") === "en" ? "en" : "vi";
-  document.documentElement.lang = lang;
-  return strings[lang];
-}
-
-function applyStaticStrings(t) {
-  for (const el of document.querySelectorAll("[data-i18n]")) {
-    el.textContent = t[el.dataset.i18n];
-  }
-}
-
-// Vietnamese grouping: dots between thousands.
-function groupThousands(digits) {
-  return digits.replace(/\B(?=(\d{3})+(?!\d))/g, ".");
-}
-
-function formatCount(n) {
-  if (!Number.isFinite(n)) return DASH;
-  const sign = n < 0 ? "-" : "";
-  return sign + groupThousands(String(Math.round(Math.abs(n))));
-}
-
-// About three significant digits, decimal comma, trailing zeros dropped: 1,25 / 12,5 / 850.
-function formatScaled(x) {
-  const digits = x < 10 ? 2 : x < 100 ? 1 : 0;
-  const [whole, frac = ""] = x.toFixed(digits).split(".");
-  const kept = frac.replace(/0+$/, "");
-  return groupThousands(whole) + (kept ? "," + kept : "");
-}
-
-// 1,25 tỷ ₫ · 850 triệu ₫ · 12.500 ₫
-function formatVnd(n) {
-  if (!Number.isFinite(n)) return DASH;
-  const sign = n < 0 ? "-" : "";
-  const v = Math.round(Math.abs(n));
-  // 999,5 triệu would round to "1.000 triệu", so it already reads as tỷ.
-  if (v >= 999_500_000) return `${sign}${formatScaled(v / 1e9)} tỷ ₫`;
-  if (v >= 1_000_000) return `${sign}${formatScaled(v / 1e6)} triệu ₫`;
-  return `${sign}${groupThousands(String(v))} ₫`;
-}
-
-// HH:MM:SS in Asia/Ho_Chi_Minh.
-function formatClock(ms) {
-  if (!Number.isFinite(ms)) return "--:--:--";
-  return new Date(ms + VN_OFFSET_MS).toISOString().slice(11, 19);
-}
-
-// OCOP ratings run from 1 to 5 stars.
-function stars(n) {
-  return "★".repeat(Math.max(0, Math.min(5, Math.round(n || 0))));
-}
-
-const CHART_MINUTES = 60;
-const MINUTE_MS = 60_000;
-
-// Places each point by its timestamp so a missing minute shows as a gap
-// instead of shifting the rest of the hour sideways.
-function lastHourBuckets(series) {
-  const buckets = new Array(CHART_MINUTES).fill(null);
-  if (!Array.isArray(series) || series.length === 0) return { buckets, endMinute: null };
-  const endMinute = Math.max(...series.map((p) => p.minute));
-  for (const point of series) {
-    const slot = CHART_MINUTES - 1 - Math.round((endMinute - point.minute) / MINUTE_MS);
-    if (slot >= 0) buckets[slot] = point;
-  }
-  return { buckets, endMinute };
-}
-
-function chartColors(canvas) {
-  const css = getComputedStyle(canvas);
-  const read = (name, fallback) => css.getPropertyValue(name).trim() || fallback;
-  return {
-    gmv: read("--chart-gmv", "#ffc940"),
-    views: read("--chart-views", "#4cc9f0"),
-    grid: read("--chart-grid", "rgba(255,255,255,0.14)"),
-    text: read("--chart-text", "#a9b8c9"),
-  };
-}
-
-// Per-minute GMV as bars and views as a line, each scaled to its own maximum;
-// the maxima are printed in the top corners in the series' own colour.
-function drawSeriesChart(canvas, series) {
-  const width = canvas.clientWidth;
-  const height = canvas.clientHeight;
-  if (!width || !height) return;
-  const dpr = window.devicePixelRatio || 1;
-  canvas.width = Math.round(width * dpr);
-  canvas.height = Math.round(height * dpr);
-  const ctx = canvas.getContext("2d");
-  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-  ctx.clearRect(0, 0, width, height);
-
-  const colors = chartColors(canvas);
-  const fontPx = Math.max(11, Math.round(height / 13));
-  const plot = { left: 2, right: width - 2, top: fontPx * 1.7, bottom: height - fontPx * 1.7 };
-  const { buckets, endMinute } = lastHourBuckets(series);
-  const maxGmv = Math.max(0, ...buckets.map((p) => (p ? p.gmv_vnd : 0)));
-  const maxViews = Math.max(0, ...buckets.map((p) => (p ? p.views : 0)));
-
-  ctx.font = `600 ${fontPx}px system-ui, "Segoe UI", Roboto, "Noto Sans", Arial, sans-serif`;
-  drawGrid(ctx, plot, colors.grid);
-  drawGmvBars(ctx, plot, buckets, maxGmv, colors.gmv);
-  drawViewsLine(ctx, plot, buckets, maxViews, colors.views);
-  drawChartLabels(ctx, plot, { endMinute, maxGmv, maxViews, colors, height });
-}
-
-function drawGrid(ctx, plot, color) {
-  ctx.strokeStyle = color;
-  ctx.lineWidth = 1;
-  for (const f of [0, 0.5, 1]) {
-    const y = Math.round(plot.bottom - f * (plot.bottom - plot.top)) + 0.5;
-    ctx.beginPath();
-    ctx.moveTo(plot.left, y);
-    ctx.lineTo(plot.right, y);
-    ctx.stroke();
-  }
-}
-
-function slotX(plot, slot) {
-  const step = (plot.right - plot.left) / CHART_MINUTES;
-  return plot.left + step * (slot + 0.5);
-}
-
-function drawGmvBars(ctx, plot, buckets, maxGmv, color) {
-  const step = (plot.right - plot.left) / CHART_MINUTES;
-  const barWidth = Math.max(1, step * 0.72);
-  ctx.fillStyle = color;
-  buckets.forEach((p, slot) => {
-    if (!p || p.gmv_vnd <= 0) return;
-    const h = (p.gmv_vnd / (maxGmv || 1)) * (plot.bottom - plot.top);
-    ctx.fillRect(slotX(plot, slot) - barWidth / 2, plot.bottom - h, barWidth, h);
-  });
-}
-
-function drawViewsLine(ctx, plot, buckets, maxViews, color) {
-  ctx.strokeStyle = color;
-  ctx.lineWidth = 3;
-  ctx.lineJoin = "round";
-  ctx.beginPath();
-  let drawing = false;
-  buckets.forEach((p, slot) => {
-    if (!p) {
-      drawing = false;
-      return;
-    }
-    const y = plot.bottom - (p.views / (maxViews || 1)) * (plot.bottom - plot.top);
-    if (drawing) ctx.lineTo(slotX(plot, slot), y);
-    else ctx.moveTo(slotX(plot, slot), y);
-    drawing = true;
-  });
-  ctx.stroke();
-}
-
-function drawChartLabels(ctx, plot, { endMinute, maxGmv, maxViews, colors, height }) {
-  if (endMinute === null) return;
-  ctx.textBaseline = "top";
-  ctx.textAlign = "left";
-  ctx.fillStyle = colors.gmv;
-  ctx.fillText(formatVnd(maxGmv), plot.left, 0);
-  ctx.textAlign = "right";
-  ctx.fillStyle = colors.views;
-  ctx.fillText(formatCount(maxViews), plot.right, 0);
-
-  ctx.fillStyle = colors.text;
-  ctx.textBaseline = "bottom";
-  for (const slot of [0, 15, 30, 45, CHART_MINUTES - 1]) {
-    const minute = endMinute - (CHART_MINUTES - 1 - slot) * MINUTE_MS;
-    ctx.textAlign = slot === 0 ? "left" : slot === CHART_MINUTES - 1 ? "right" : "center";
-    const x = slot === 0 ? plot.left : slot === CHART_MINUTES - 1 ? plot.right : slotX(plot, slot);
-    ctx.fillText(formatClock(minute).slice(0, 5), x, height);
-  }
-}
 
 /* ---------- Board ---------- */
 
@@ -220,7 +35,15 @@ const BOARD_STRINGS = {
     live: "TRỰC TIẾP",
     reconnecting: "ĐANG KẾT NỐI LẠI",
     updated: (time) => `cập nhật ${time}`,
+    delay: (age) => `trễ ${age}`,
     stale: (time) => (time ? `MẤT KẾT NỐI – dữ liệu lúc ${time}` : "MẤT KẾT NỐI – chưa có dữ liệu"),
+    banner: {
+      gmv_vnd: (v) => `Doanh thu hội chợ vượt mốc ${formatVnd(v)}`,
+      orders: (v) => `Hội chợ vượt mốc ${formatCount(v)} đơn hàng`,
+      views: (v) => `Hội chợ vượt mốc ${formatCount(v)} lượt xem`,
+      lead: (name) => `${name} vượt lên dẫn đầu doanh thu`,
+      session: (name, v) => `${name} vượt mốc ${formatVnd(v)}`,
+    },
   },
   en: {
     defaultTitle: "OCOP Market Fair",
@@ -249,20 +72,36 @@ const BOARD_STRINGS = {
     live: "LIVE",
     reconnecting: "RECONNECTING",
     updated: (time) => `updated ${time}`,
+    delay: (age) => `delay ${age}`,
     stale: (time) => (time ? `STALE – data from ${time}` : "STALE – no data yet"),
+    banner: {
+      gmv_vnd: (v) => `Fair revenue passes ${formatVnd(v)}`,
+      orders: (v) => `The fair passes ${formatCount(v)} orders`,
+      views: (v) => `The fair passes ${formatCount(v)} views`,
+      lead: (name) => `${name} takes the lead in revenue`,
+      session: (name, v) => `${name} passes ${formatVnd(v)}`,
+    },
   },
 };
 
-const SILENCE_MS = 6000;
-const BACKOFF_MIN_MS = 500;
-const BACKOFF_MAX_MS = 10_000;
 const WATCHDOG_TICK_MS = 500;
+const ACK_MS = 5000;
+const COUNT_MS = 1200; // count-up of a total
+const MOVE_MS = 900; // a row sliding to its new rank
+const ARROW_MS = 12_000; // how long a moved row keeps its arrow, for someone glancing over
+const BANNER_MS = 7000;
+const BANNER_QUEUE = 4;
+const LATE_MS = 30_000; // a delay worth showing in amber
 
 const boardState = {
   t: null,
+  lang: "vi",
   data: {},
+  epoch: null,
   lastSeq: null,
   serverTime: null,
+  delayMs: null,
+  silenceMs: silenceLimit(null),
   conn: "connecting",
   stale: false,
   socket: null,
@@ -270,24 +109,66 @@ const boardState = {
   lastMessageAt: 0,
   attempt: 0,
   reconnectTimer: null,
+  banners: [],
+  bannerTimer: null,
 };
 
-/* Lists: each is built once with a fixed number of rows so updates only touch text. */
+/* Count-up: a total rolls from the value on screen to the new one. */
+
+const shownValue = new WeakMap();
+const tweens = new Map();
+let tweenFrame = null;
+
+function countTo(el, to, format) {
+  const from = shownValue.get(el);
+  // Size the tile for the final text first, so the rolling digits never resize it.
+  el.textContent = format(to);
+  fitText(el);
+  shownValue.set(el, to);
+  if (!Number.isFinite(from) || !Number.isFinite(to) || from === to || document.hidden) {
+    tweens.delete(el);
+    return;
+  }
+  tweens.set(el, { from, to, start: performance.now(), format });
+  el.textContent = format(from);
+  if (tweenFrame === null) tweenFrame = requestAnimationFrame(stepTweens);
+}
+
+function stepTweens(now) {
+  tweenFrame = null;
+  for (const [el, tween] of tweens) {
+    const progress = Math.min(1, (now - tween.start) / COUNT_MS);
+    const eased = 1 - (1 - progress) ** 3;
+    el.textContent = tween.format(progress >= 1 ? tween.to : tween.from + (tween.to - tween.from) * eased);
+    if (progress >= 1) tweens.delete(el);
+  }
+  if (tweens.size) tweenFrame = requestAnimationFrame(stepTweens);
+}
+
+/* Lists: rows are keyed, so a row that changes rank slides to its new place. */
 
 function sessionLabel(s) {
   const [main, sub = ""] = [s.shop, s.host, s.title].filter(Boolean);
   return { main: main || s.session_id, sub };
 }
 
+function sessionName(s) {
+  return (s && (s.shop || s.host || s.title || s.session_id)) || DASH;
+}
+
 const rankColumn = { cls: "rank", head: "colRank", value: (_, i) => String(i + 1) };
+// The arrow itself is drawn by CSS from the row's rank-up / rank-down class.
+const moveColumn = { cls: "move", head: null, value: () => "" };
 
 const LISTS = {
   top_sessions_gmv: {
     el: "list-sessions-gmv",
     rows: 10,
+    key: (s) => s.session_id,
     share: (s) => s.gmv_vnd,
     columns: [
       rankColumn,
+      moveColumn,
       { cls: "name", head: "colShop", value: sessionLabel },
       { cls: "province", head: "colProvince", value: (s) => s.province || DASH },
       { cls: "money", head: "colGmv", value: (s) => formatVnd(s.gmv_vnd) },
@@ -297,9 +178,11 @@ const LISTS = {
   top_sessions_viewers: {
     el: "list-sessions-viewers",
     rows: 5,
+    key: (s) => s.session_id,
     share: (s) => s.viewers_now,
     columns: [
       rankColumn,
+      moveColumn,
       { cls: "name", head: "colSession", value: (s) => sessionLabel(s).main },
       { cls: "count", head: "colViewersNow", value: (s) => formatCount(s.viewers_now) },
     ],
@@ -307,8 +190,10 @@ const LISTS = {
   top_products: {
     el: "list-products",
     rows: 5,
+    key: (p) => p.product_id,
     columns: [
       rankColumn,
+      moveColumn,
       {
         cls: "name name--stars",
         head: "colProduct",
@@ -320,9 +205,11 @@ const LISTS = {
   top_provinces: {
     el: "list-provinces",
     rows: 5,
+    key: (p) => p.province,
     share: (p) => p.gmv_vnd,
     columns: [
       rankColumn,
+      moveColumn,
       { cls: "name", head: "colProvince", value: (p) => p.province || DASH },
       { cls: "money", head: "colGmv", value: (p) => formatVnd(p.gmv_vnd) },
     ],
@@ -336,20 +223,22 @@ function makeCell(cls, text) {
   return cell;
 }
 
+function makeRow(spec, empty) {
+  const row = document.createElement("div");
+  row.className = empty ? "row is-empty" : "row";
+  for (const col of spec.columns) row.append(makeCell(col.cls));
+  return row;
+}
+
 function buildList(spec, t) {
-  const root = document.getElementById(spec.el);
-  const head = document.createElement("div");
-  head.className = "row row--head";
-  for (const col of spec.columns) head.append(makeCell(col.cls, t[col.head]));
-  root.append(head);
-  spec.rowEls = [];
-  for (let i = 0; i < spec.rows; i += 1) {
-    const row = document.createElement("div");
-    row.className = "row is-empty";
-    for (const col of spec.columns) row.append(makeCell(col.cls));
-    root.append(row);
-    spec.rowEls.push(row);
-  }
+  spec.root = document.getElementById(spec.el);
+  spec.head = document.createElement("div");
+  spec.head.className = "row row--head";
+  for (const col of spec.columns) spec.head.append(makeCell(col.cls, col.head ? t[col.head] : ""));
+  spec.fillers = Array.from({ length: spec.rows }, () => makeRow(spec, true));
+  spec.byKey = new Map();
+  spec.ranks = null;
+  spec.root.replaceChildren(spec.head, ...spec.fillers);
 }
 
 function setCell(cell, value) {
@@ -360,17 +249,68 @@ function setCell(cell, value) {
   cell.replaceChildren(makeCell("main", value.main), makeCell("sub", value.sub));
 }
 
+function markMove(row, direction) {
+  row.classList.remove("rank-up", "rank-down");
+  row.classList.add(`rank-${direction}`);
+  row.dataset.move = direction;
+  clearTimeout(row.moveTimer);
+  row.moveTimer = setTimeout(() => {
+    row.classList.remove("rank-up", "rank-down");
+    delete row.dataset.move;
+  }, ARROW_MS);
+}
+
 function fillList(spec, items) {
   const list = Array.isArray(items) ? items.slice(0, spec.rows) : [];
   const top = spec.share && list.length ? Math.max(1, spec.share(list[0])) : 1;
-  spec.rowEls.forEach((row, i) => {
-    const item = list[i];
-    row.classList.toggle("is-empty", !item);
-    spec.columns.forEach((col, c) => setCell(row.children[c], item ? col.value(item, i) : ""));
+  const before = new Map();
+  for (const [key, row] of spec.byKey) before.set(key, row.getBoundingClientRect().top);
+  const ranks = new Map();
+  const rows = list.map((item, i) => {
+    const key = String(spec.key(item));
+    ranks.set(key, i);
+    let row = spec.byKey.get(key);
+    if (!row) {
+      row = makeRow(spec, false);
+      row.dataset.key = key;
+      spec.byKey.set(key, row);
+    }
+    spec.columns.forEach((col, c) => setCell(row.children[c], col.value(item, i)));
     // The bar behind a row shows its size relative to the leader.
-    const share = item && spec.share ? Math.max(0, Math.min(1, spec.share(item) / top)) : 0;
+    const share = spec.share ? Math.max(0, Math.min(1, spec.share(item) / top)) : 0;
     row.style.setProperty("--share", `${(share * 100).toFixed(1)}%`);
+    return row;
   });
+  for (const [key, row] of spec.byKey) {
+    if (!ranks.has(key)) {
+      clearTimeout(row.moveTimer);
+      spec.byKey.delete(key);
+    }
+  }
+  spec.root.replaceChildren(spec.head, ...rows, ...spec.fillers.slice(0, spec.rows - rows.length));
+  const previous = spec.ranks;
+  rows.forEach((row, i) => {
+    const key = row.dataset.key;
+    // Arrows only against an earlier frame: the first one has nothing to compare with.
+    if (previous && previous.size) {
+      const was = previous.get(key);
+      if (was === undefined || was > i) markMove(row, "up");
+      else if (was < i) markMove(row, "down");
+    }
+    const oldTop = before.get(key);
+    if (oldTop === undefined) {
+      if (previous && previous.size) row.animate([{ opacity: 0 }, { opacity: 1 }], { duration: MOVE_MS });
+      return;
+    }
+    const dy = oldTop - row.getBoundingClientRect().top;
+    if (Math.abs(dy) > 0.5) {
+      row.animate([{ transform: `translateY(${dy}px)` }, { transform: "none" }], {
+        duration: MOVE_MS,
+        easing: "cubic-bezier(0.2, 0.8, 0.2, 1)",
+      });
+    }
+  });
+  spec.ranks = ranks;
 }
 
 /* Rendering: one renderer per top-level board key, so a change re-renders only what it carries. */
@@ -393,18 +333,19 @@ function renderFair(fair) {
   document.title = title;
 }
 
+const TOTALS = {
+  gmv_vnd: formatVnd,
+  orders: formatCount,
+  views: formatCount,
+  viewers_now: formatCount,
+  unique_viewers: formatCount,
+};
+
 function renderTotals(totals) {
-  const values = {
-    gmv_vnd: formatVnd,
-    orders: formatCount,
-    views: formatCount,
-    viewers_now: formatCount,
-    unique_viewers: formatCount,
-  };
-  for (const [key, format] of Object.entries(values)) {
+  for (const [key, format] of Object.entries(TOTALS)) {
     const el = document.getElementById(`total-${key}`);
-    el.textContent = totals ? format(totals[key]) : DASH;
-    fitText(el);
+    if (totals) countTo(el, totals[key], format);
+    else el.textContent = DASH;
   }
 }
 
@@ -436,19 +377,57 @@ function renderKeys(keys) {
 }
 
 function renderStatus() {
-  const { t, conn, stale, serverTime } = boardState;
+  const { t, conn, stale, serverTime, delayMs, lang } = boardState;
   const time = serverTime === null ? null : formatClock(serverTime);
   document.getElementById("stage").classList.toggle("is-stale", stale);
   document.getElementById("conn").dataset.state = stale ? "stale" : conn;
   document.getElementById("conn-label").textContent = t[conn];
   document.getElementById("updated").textContent = stale ? t.stale(time) : time ? t.updated(time) : "";
+  const delay = document.getElementById("delay");
+  delay.textContent = !stale && delayMs !== null ? t.delay(formatAge(delayMs, lang)) : "";
+  delay.classList.toggle("is-late", delayMs !== null && delayMs > LATE_MS);
 }
 
-/* Connection: the server speaks first; any gap in seq means we resync from a fresh snapshot. */
+/* Banners: milestones and overtakes the server detected, one at a time. */
+
+function bannerText(banner) {
+  const words = boardState.t.banner;
+  if (banner.kind === "lead") return words.lead(sessionName(banner.session));
+  if (banner.kind === "session_milestone") return words.session(sessionName(banner.session), banner.value);
+  if (banner.kind === "milestone" && words[banner.metric]) return words[banner.metric](banner.value);
+  return null;
+}
+
+function queueBanners(banners) {
+  for (const banner of banners || []) {
+    const text = bannerText(banner);
+    if (text) boardState.banners.push({ kind: banner.kind, text });
+  }
+  // A burst (a reconnect replaying many changes) keeps only the newest few.
+  boardState.banners.splice(0, Math.max(0, boardState.banners.length - BANNER_QUEUE));
+  if (boardState.bannerTimer === null) showNextBanner();
+}
+
+function showNextBanner() {
+  const el = document.getElementById("banner");
+  const next = boardState.banners.shift();
+  if (!next) {
+    el.classList.remove("is-shown");
+    boardState.bannerTimer = null;
+    return;
+  }
+  document.getElementById("banner-text").textContent = next.text;
+  el.dataset.kind = next.kind;
+  el.classList.add("is-shown");
+  boardState.bannerTimer = setTimeout(showNextBanner, BANNER_MS);
+}
+
+/* Connection: the server speaks first; a gap in seq means resuming from the last seq seen. */
 
 function boardSocketUrl() {
-  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-  return `${scheme}//${location.host}/ws/board`;
+  const { epoch, lastSeq } = boardState;
+  const resume = epoch && lastSeq !== null ? `?epoch=${encodeURIComponent(epoch)}&seq=${lastSeq}` : "";
+  return socketUrl(`/ws/board${resume}`);
 }
 
 function setConn(conn) {
@@ -474,10 +453,8 @@ function connect() {
 
 function scheduleReconnect() {
   if (boardState.reconnectTimer !== null) return;
-  const base = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** boardState.attempt);
+  const delay = backoffDelay(boardState.attempt);
   boardState.attempt = Math.min(boardState.attempt + 1, 16);
-  // Jitter keeps every kiosk in the hall from reconnecting in the same instant after an outage.
-  const delay = Math.min(BACKOFF_MAX_MS, base * (0.8 + Math.random() * 0.4));
   boardState.reconnectTimer = setTimeout(connect, delay);
   setConn("reconnecting");
 }
@@ -487,6 +464,13 @@ function dropSocket() {
   boardState.socket = null;
   if (ws) ws.close();
   scheduleReconnect();
+}
+
+function sendAck() {
+  const ws = boardState.socket;
+  if (ws && ws.readyState === WebSocket.OPEN && boardState.lastSeq !== null) {
+    ws.send(JSON.stringify({ type: "ack", seq: boardState.lastSeq }));
+  }
 }
 
 function onMessage(raw) {
@@ -501,16 +485,29 @@ function onMessage(raw) {
   if (msg.type === "snapshot") applySnapshot(msg);
   else if (msg.type === "change") applyChange(msg);
   else if (msg.type === "heartbeat") applyHeartbeat(msg);
+  else if (msg.type === "reload") location.reload();
+}
+
+function noteDelay(serverTime, newestEventMs) {
+  if (Number.isFinite(newestEventMs)) boardState.delayMs = Math.max(0, serverTime - newestEventMs);
+}
+
+function markLive() {
+  boardState.stale = false;
+  boardState.attempt = 0;
+  setConn("live");
 }
 
 function applySnapshot(msg) {
   boardState.data = msg.board || {};
+  boardState.epoch = msg.epoch || null;
   boardState.lastSeq = msg.seq;
   boardState.serverTime = msg.server_time;
-  boardState.stale = false;
-  boardState.attempt = 0;
+  boardState.silenceMs = silenceLimit(msg.heartbeat_ms);
+  noteDelay(msg.server_time, boardState.data.newest_event_ms);
   renderKeys(Object.keys(RENDERERS));
-  setConn("live");
+  markLive();
+  sendAck();
 }
 
 function applyChange(msg) {
@@ -522,26 +519,35 @@ function applyChange(msg) {
   boardState.data = { ...boardState.data, ...changes };
   boardState.lastSeq = msg.seq;
   boardState.serverTime = msg.server_time;
+  if ("newest_event_ms" in changes) noteDelay(msg.server_time, changes.newest_event_ms);
   renderKeys(Object.keys(changes));
-  renderStatus();
+  queueBanners(msg.banners);
+  if (boardState.stale || boardState.conn !== "live") markLive();
+  else renderStatus();
 }
 
 function applyHeartbeat(msg) {
-  // A heartbeat ahead of our seq means a change went missing on the way.
+  // A heartbeat ahead of our seq means a change went missing on the way: resume.
   if (boardState.lastSeq !== null && msg.seq !== boardState.lastSeq) {
     dropSocket();
     return;
   }
   boardState.serverTime = msg.server_time;
-  renderStatus();
+  if (boardState.stale || boardState.conn !== "live") {
+    markLive();
+    sendAck();
+  } else {
+    renderStatus();
+  }
 }
 
 // Browsers can take minutes to notice a dead TCP connection, so silence itself is the signal.
 function watchdog() {
   const now = performance.now();
+  const limit = boardState.silenceMs;
   const socketSilentFor = now - Math.max(boardState.lastMessageAt, boardState.socketOpenedAt);
-  if (boardState.socket && socketSilentFor > SILENCE_MS) dropSocket();
-  if (!boardState.stale && now - boardState.lastMessageAt > SILENCE_MS) {
+  if (boardState.socket && socketSilentFor > limit) dropSocket();
+  if (!boardState.stale && now - boardState.lastMessageAt > limit) {
     boardState.stale = true;
     renderStatus();
   }
@@ -549,12 +555,14 @@ function watchdog() {
 
 function startBoard() {
   boardState.t = pickLang(BOARD_STRINGS);
+  boardState.lang = document.documentElement.lang;
   boardState.lastMessageAt = performance.now();
   applyStaticStrings(boardState.t);
   for (const spec of Object.values(LISTS)) buildList(spec, boardState.t);
   renderKeys(Object.keys(RENDERERS));
   new ResizeObserver(renderChart).observe(document.getElementById("chart"));
   setInterval(watchdog, WATCHDOG_TICK_MS);
+  setInterval(sendAck, ACK_MS);
   connect();
   renderStatus();
 }

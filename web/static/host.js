@@ -1,8 +1,11 @@
 "use strict";
 
 /*
- * Host page: one session's live numbers for the person presenting it, polled every 2 s.
- * Formatting and the chart come from board.js, which the page loads first.
+ * Host page: one session's live numbers for the person presenting it, pushed over
+ * /ws/host. The link carries the session and token in its fragment
+ * (#session=…&token=…), which browsers never send to a server; the page keeps them in
+ * this tab's sessionStorage, wipes them from the address bar, and sends the token only
+ * as the socket's first message. Formatting and the chart come from shared.js.
  */
 
 const HOST_STRINGS = {
@@ -15,7 +18,9 @@ const HOST_STRINGS = {
     updated: (time) => `cập nhật ${time}`,
     staleSince: (message, time) => `${message} · dữ liệu lúc ${time}`,
     gmv: "Doanh thu",
-    rank: "Hạng doanh thu",
+    rank: "Xếp hạng",
+    gap: (money, rank) => `kém hạng ${rank}: ${money}`,
+    leading: "Đang dẫn đầu",
     viewersNow: "Đang xem",
     peak: "Cao nhất",
     peakAt: (time) => `lúc ${time}`,
@@ -23,10 +28,12 @@ const HOST_STRINGS = {
     uniqueViewers: "Người xem",
     orders: "Đơn hàng",
     units: "Đã bán",
+    conversion: "Tỉ lệ chuyển đổi",
+    conversionNote: "đơn hàng trên mỗi người xem",
     chartTitle: "60 phút qua",
     chartGmv: "Doanh thu",
     chartViews: "Lượt xem",
-    products: "Sản phẩm",
+    products: "Sản phẩm bán chạy",
     colProduct: "Sản phẩm",
     colUnits: "Đã bán",
     colGmv: "Doanh thu",
@@ -41,7 +48,9 @@ const HOST_STRINGS = {
     updated: (time) => `updated ${time}`,
     staleSince: (message, time) => `${message} · data from ${time}`,
     gmv: "Revenue",
-    rank: "Revenue rank",
+    rank: "Rank",
+    gap: (money, rank) => `${money} behind #${rank}`,
+    leading: "In the lead",
     viewersNow: "Watching",
     peak: "Peak",
     peakAt: (time) => `at ${time}`,
@@ -49,10 +58,12 @@ const HOST_STRINGS = {
     uniqueViewers: "Viewers",
     orders: "Orders",
     units: "Sold",
+    conversion: "Conversion",
+    conversionNote: "orders per unique viewer",
     chartTitle: "Last 60 min",
     chartGmv: "Revenue",
     chartViews: "Views",
-    products: "Products",
+    products: "Best sellers",
     colProduct: "Product",
     colUnits: "Sold",
     colGmv: "Revenue",
@@ -60,18 +71,26 @@ const HOST_STRINGS = {
   },
 };
 
-const POLL_MS = 2000;
-// A request that hangs must not stall the loop; the next poll is more useful than waiting.
-const REQUEST_TIMEOUT_MS = 8000;
+const STORAGE_KEY = "ocop-live.host";
+const WATCHDOG_TICK_MS = 1000;
+// 4401: missing, invalid or expired token; 4403: another session's token.
+const DENIED_CODES = new Set([4401, 4403]);
+const UNKNOWN_SESSION = 4404;
 
 const hostState = {
   t: null,
+  lang: "vi",
   sessionId: "",
   token: "",
   session: null,
-  receivedAt: null,
-  timer: null,
-  busy: false,
+  serverTime: null,
+  problem: null,
+  socket: null,
+  socketOpenedAt: 0,
+  lastMessageAt: 0,
+  silenceMs: silenceLimit(null),
+  attempt: 0,
+  reconnectTimer: null,
   denied: false,
 };
 
@@ -91,6 +110,30 @@ function showDashboard() {
   document.getElementById("dashboard").hidden = false;
 }
 
+/* Credentials: from the link once, then from this tab's storage (a reload keeps them). */
+
+function readCredentials() {
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  const query = new URLSearchParams(location.search);
+  const sessionId = fragment.get("session") || query.get("session") || "";
+  const token = fragment.get("token") || query.get("token") || "";
+  if (sessionId && token) {
+    sessionStorage.setItem(STORAGE_KEY, JSON.stringify({ sessionId, token }));
+    const keep = new URLSearchParams();
+    if (query.get("lang")) keep.set("lang", query.get("lang"));
+    const search = keep.toString();
+    history.replaceState(null, "", location.pathname + (search ? `?${search}` : ""));
+    return { sessionId, token };
+  }
+  try {
+    const saved = JSON.parse(sessionStorage.getItem(STORAGE_KEY) || "null");
+    if (saved && saved.sessionId && saved.token) return saved;
+  } catch {
+    sessionStorage.removeItem(STORAGE_KEY);
+  }
+  return { sessionId: "", token: "" };
+}
+
 /* Rendering */
 
 function renderHeader(s) {
@@ -101,11 +144,22 @@ function renderHeader(s) {
   setText("subtitle", details.join(" · "));
 }
 
+function renderRank(s) {
+  const t = hostState.t;
+  setText("rank", s.rank_gmv ? `#${s.rank_gmv}` : DASH);
+  setText("rank-of", s.rank_gmv && s.sessions_ranked ? ` / ${formatCount(s.sessions_ranked)}` : "");
+  const gap = document.getElementById("gap");
+  const leading = s.rank_gmv === 1;
+  gap.dataset.lead = String(leading);
+  if (leading) gap.textContent = t.leading;
+  else if (s.rank_gmv && Number.isFinite(s.gap_to_next_vnd)) gap.textContent = t.gap(formatVnd(s.gap_to_next_vnd), s.rank_gmv - 1);
+  else gap.textContent = "";
+}
+
 function renderNumbers(s) {
   const t = hostState.t;
   setText("gmv", formatVnd(s.gmv_vnd));
-  setText("rank", s.rank_gmv ? `#${s.rank_gmv}` : DASH);
-  setText("rank-of", s.rank_gmv && s.sessions_ranked ? ` / ${formatCount(s.sessions_ranked)}` : "");
+  renderRank(s);
   setText("viewers-now", formatCount(s.viewers_now));
   setText("peak", formatCount(s.peak_viewers));
   setText("peak-at", s.peak_at ? t.peakAt(formatClock(s.peak_at).slice(0, 5)) : "");
@@ -113,6 +167,7 @@ function renderNumbers(s) {
   setText("unique-viewers", formatCount(s.unique_viewers));
   setText("orders", formatCount(s.orders));
   setText("units", formatCount(s.units));
+  setText("conversion", s.conversion === null ? DASH : formatPercent(s.conversion, hostState.lang));
 }
 
 function productRow(p) {
@@ -155,102 +210,120 @@ function renderChart() {
   if (hostState.session) drawSeriesChart(document.getElementById("chart"), hostState.session.series);
 }
 
-function renderStatus(problem) {
-  const { t, receivedAt } = hostState;
+function renderStatus() {
+  const { t, serverTime, problem } = hostState;
   const status = document.getElementById("status");
   status.dataset.state = problem ? "offline" : "live";
-  const time = formatClock(receivedAt);
+  const time = formatClock(serverTime);
   status.textContent = problem ? t.staleSince(t[problem], time) : t.updated(time);
 }
 
 function renderSession(s) {
   hostState.session = s;
-  hostState.receivedAt = Date.now();
   showDashboard();
   renderHeader(s);
   renderNumbers(s);
   renderProducts(s.products);
   renderChart();
-  renderStatus(null);
 }
 
-// Before the first good answer there is nothing to keep on screen, so a problem takes the page.
+// Before the first session arrives there is nothing to keep on screen, so a problem takes the page.
 function renderProblem(problem) {
-  if (hostState.session) renderStatus(problem);
+  hostState.problem = problem;
+  if (hostState.session) renderStatus();
   else showNotice(hostState.t[problem]);
 }
 
-/* Polling */
+/* Connection */
 
-async function fetchSession() {
-  const controller = new AbortController();
-  const timeout = setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS);
-  try {
-    return await fetch(`/api/sessions/${encodeURIComponent(hostState.sessionId)}`, {
-      headers: { Authorization: `Bearer ${hostState.token}` },
-      cache: "no-store",
-      signal: controller.signal,
-    });
-  } finally {
-    clearTimeout(timeout);
-  }
+function connect() {
+  hostState.reconnectTimer = null;
+  const ws = new WebSocket(socketUrl("/ws/host"));
+  hostState.socket = ws;
+  hostState.socketOpenedAt = performance.now();
+  ws.onopen = () => {
+    ws.send(JSON.stringify({ type: "auth", session: hostState.sessionId, token: hostState.token }));
+  };
+  ws.onmessage = (event) => {
+    if (ws === hostState.socket) onMessage(event.data);
+  };
+  ws.onclose = (event) => {
+    if (ws !== hostState.socket) return;
+    hostState.socket = null;
+    onClose(event.code);
+  };
 }
 
-// Resolves to { session } or to { problem } naming a string in HOST_STRINGS.
-async function loadSession() {
-  try {
-    const res = await fetchSession();
-    if (res.status === 401 || res.status === 403) return { problem: "denied" };
-    if (res.status === 404) return { problem: "notFound" };
-    if (!res.ok) return { problem: "offline" };
-    return { session: await res.json() };
-  } catch {
-    return { problem: "offline" };
-  }
-}
-
-async function poll() {
-  hostState.timer = null;
-  hostState.busy = true;
-  const startedAt = performance.now();
-  const { session, problem } = await loadSession();
-  hostState.busy = false;
-  if (problem === "denied") {
-    // A rejected token will not become valid by asking again.
+function onClose(code) {
+  if (DENIED_CODES.has(code)) {
+    // A refused token will not become valid by asking again.
     hostState.denied = true;
+    sessionStorage.removeItem(STORAGE_KEY);
+    hostState.session = null;
     showNotice(hostState.t.denied);
     return;
   }
-  if (session) renderSession(session);
-  else renderProblem(problem);
-  scheduleNext(startedAt);
+  renderProblem(code === UNKNOWN_SESSION ? "notFound" : "offline");
+  scheduleReconnect();
 }
 
-function scheduleNext(startedAt) {
-  // A phone in a pocket has no one to show numbers to; polling resumes when the page is visible.
-  if (document.hidden) return;
-  const wait = Math.max(0, POLL_MS - (performance.now() - startedAt));
-  hostState.timer = setTimeout(poll, wait);
+function scheduleReconnect() {
+  if (hostState.reconnectTimer !== null || hostState.denied) return;
+  hostState.reconnectTimer = setTimeout(connect, backoffDelay(hostState.attempt));
+  hostState.attempt = Math.min(hostState.attempt + 1, 16);
 }
 
-function onVisibilityChange() {
-  if (!document.hidden && hostState.timer === null && !hostState.busy && !hostState.denied) poll();
+function dropSocket() {
+  const ws = hostState.socket;
+  hostState.socket = null;
+  if (ws) ws.close();
+  scheduleReconnect();
+}
+
+function onMessage(raw) {
+  let msg;
+  try {
+    msg = JSON.parse(raw);
+  } catch {
+    dropSocket();
+    return;
+  }
+  hostState.lastMessageAt = performance.now();
+  hostState.serverTime = msg.server_time;
+  hostState.problem = null;
+  hostState.attempt = 0;
+  if (msg.type === "session") {
+    hostState.silenceMs = silenceLimit(msg.heartbeat_ms);
+    renderSession(msg.session);
+  }
+  renderStatus();
+}
+
+// A phone that lost its network may not notice for minutes, so silence itself is the signal.
+function watchdog() {
+  if (!hostState.socket) return;
+  const silentFor = performance.now() - Math.max(hostState.lastMessageAt, hostState.socketOpenedAt);
+  if (silentFor > hostState.silenceMs) {
+    renderProblem("offline");
+    dropSocket();
+  }
 }
 
 function startHost() {
   hostState.t = pickLang(HOST_STRINGS);
+  hostState.lang = document.documentElement.lang;
   applyStaticStrings(hostState.t);
-  const params = new URLSearchParams(location.search);
-  hostState.sessionId = params.get("session") || "";
-  hostState.token = params.get("token") || "";
-  if (!hostState.sessionId || !hostState.token) {
+  const { sessionId, token } = readCredentials();
+  hostState.sessionId = sessionId;
+  hostState.token = token;
+  if (!sessionId || !token) {
     showNotice(hostState.t.missing);
     return;
   }
   showNotice(hostState.t.loading);
   new ResizeObserver(renderChart).observe(document.getElementById("chart"));
-  document.addEventListener("visibilitychange", onVisibilityChange);
-  poll();
+  setInterval(watchdog, WATCHDOG_TICK_MS);
+  connect();
 }
 
 startHost();

@@ -1,0 +1,58 @@
+"""Put numbers into Redis through the real write path (Aggregator + ShardStore), for web tests."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from redis.asyncio import Redis
+
+from ocop_live.catalog import SAMPLE_CATALOG, encode_session, load_catalog
+from ocop_live.keys import Keys
+from ocop_live.settings import Settings
+from streams.core.aggregate import Aggregator, Record
+from streams.store import ShardStore
+
+VIEWS, ORDERS = "views", "orders"
+
+
+def now_ms() -> int:
+    """Wall-clock epoch milliseconds."""
+    return time.time_ns() // 1_000_000
+
+
+def join(event_id: str, session: str, viewer: str, ts: int | None = None) -> dict[str, Any]:
+    """A viewer joining a session."""
+    return {"event_id": event_id, "session_id": session, "viewer_id": viewer, "kind": "join",
+            "ts": now_ms() if ts is None else ts}
+
+
+def order(event_id: str, session: str, amount: int, product: str = "p1",
+          ts: int | None = None) -> dict[str, Any]:
+    """A placed order of one unit."""
+    return {"event_id": event_id, "order_id": event_id, "session_id": session,
+            "product_id": product, "quantity": 1, "amount_vnd": amount, "status": "placed",
+            "ts": now_ms() if ts is None else ts}
+
+
+async def count(settings: Settings, redis: Redis, topic: str,
+                events: Sequence[dict[str, Any]], *, shard: int = 0) -> None:
+    """Count ``events`` (one message each) in ``shard`` as the worker would."""
+    store = ShardStore(redis, keys=Keys(settings.key_prefix))
+    state = await store.load(shard)
+    first = state.offsets.get(topic, -1) + 1
+    records = [Record(topic, shard, first + i, str(e["session_id"]).encode(),
+                      json.dumps(e).encode()) for i, e in enumerate(events)]
+    delta = Aggregator(topics={VIEWS: VIEWS, ORDERS: ORDERS}).batch(state, records,
+                                                                    now_ms=now_ms())
+    assert await store.apply([delta]) == []
+
+
+async def load_sample_catalog(settings: Settings, redis: Redis) -> list[str]:
+    """Store the sample catalog as the worker's catalog agent does; returns the ids."""
+    catalog = load_catalog(SAMPLE_CATALOG)
+    await redis.hset(Keys(settings.key_prefix).catalog(), mapping={
+        s.session_id: encode_session(s).decode() for s in catalog.sessions})
+    return [s.session_id for s in catalog.sessions]

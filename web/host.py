@@ -1,0 +1,203 @@
+"""Host pages' live feed (``/ws/host``): one session's numbers for the person selling it.
+
+Protocol, every message JSON with a ``type``:
+
+- page → server, first and within ``auth_timeout_s``:
+  ``{"type": "auth", "session": "<id>", "token": "<host token>"}``. The token travels
+  only inside the socket, never in a URL, so no access log or proxy can keep it;
+- a refusal closes the socket before any data is sent: 4401 (token missing, invalid or
+  expired), 4403 (another session's token), 4404 (unknown session), 1008 (no or
+  malformed auth message); the close reason names the problem;
+- server → page: ``session`` (``build_session``'s payload) when it changed, at most
+  every ``push_interval_s``, else ``heartbeat`` every ``heartbeat_s``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from redis.exceptions import RedisError
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from ocop_live import metrics
+from ocop_live.settings import Settings
+from ocop_live.tokens import HostTokens
+from web.fanout import Fanout
+from web.hub import Clock, Monotonic, disconnect_reason, encode, wall_ms
+from web.payload import Json, build_session
+from web.reader import StoreReader
+
+log = logging.getLogger(__name__)
+
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_UNKNOWN = 4404
+CLOSE_POLICY = 1008
+DEFAULT_AUTH_TIMEOUT_S = 5.0
+
+
+@dataclass(slots=True, eq=False)
+class HostScreen:
+    """One authenticated host page: its session, token and what it was last sent."""
+
+    session_id: str
+    token: str
+    last: Json | None = None
+    sent_at: float = 0.0
+
+
+def _body(payload: Json) -> Json:
+    # ``as_of`` moves every time; it alone is no reason to send the page anything.
+    return {k: v for k, v in payload.items() if k != "as_of"}
+
+
+class HostHub:
+    """Authenticates host pages and pushes each its own session's payload.
+
+    Usage::
+
+        hosts = HostHub(reader=reader, tokens=tokens, settings=settings, board_changed=event)
+        task = asyncio.create_task(hosts.run())
+        await hosts.serve(connection)   # the /ws/host handler
+    """
+
+    def __init__(self, *, reader: StoreReader, tokens: HostTokens, settings: Settings,
+                 board_changed: asyncio.Event, fanout: Fanout | None = None,
+                 auth_timeout_s: float = DEFAULT_AUTH_TIMEOUT_S, clock: Clock = wall_ms,
+                 monotonic: Monotonic = time.monotonic) -> None:
+        self.reader = reader
+        self.tokens = tokens
+        self.settings = settings
+        self.board_changed = board_changed
+        self.fanout = fanout or Fanout(page="host")
+        self.auth_timeout_s = auth_timeout_s
+        self.clock = clock
+        self.monotonic = monotonic
+        self.screens: dict[ServerConnection, HostScreen] = {}
+        self._closing: set[asyncio.Task[None]] = set()
+        self._running = True
+
+    async def _refuse(self, connection: ServerConnection, code: int, reason: str) -> None:
+        metrics.WS_DISCONNECTS.labels("host", "auth").inc()
+        await connection.close(code, reason)
+
+    async def _authenticate(self, connection: ServerConnection) -> HostScreen | None:
+        try:
+            async with asyncio.timeout(self.auth_timeout_s):
+                raw = await connection.recv()
+        except TimeoutError:
+            await self._refuse(connection, CLOSE_POLICY, "auth_timeout")
+            return None
+        try:
+            message: Any = json.loads(raw)
+        except ValueError:
+            message = None
+        if not isinstance(message, dict) or message.get("type") != "auth":
+            await self._refuse(connection, CLOSE_POLICY, "auth_expected")
+            return None
+        session_id, token = message.get("session"), message.get("token")
+        if not isinstance(session_id, str) or not session_id:
+            await self._refuse(connection, CLOSE_POLICY, "session_expected")
+            return None
+        check = self.tokens.check(token if isinstance(token, str) else None,
+                                  session_id=session_id, now_ms=self.clock())
+        if check.problem is not None:
+            code = CLOSE_FORBIDDEN if check.http_status == 403 else CLOSE_UNAUTHORIZED
+            await self._refuse(connection, code, check.problem.value)
+            return None
+        return HostScreen(session_id=session_id, token=str(token))
+
+    async def serve(self, connection: ServerConnection) -> None:
+        """The ``/ws/host`` handler: authenticate, send the session, keep it current."""
+        try:
+            screen = await self._authenticate(connection)
+            if screen is None:
+                return
+            rows = await self.reader.session(screen.session_id, now_ms=self.clock())
+            if not rows.found and rows.catalog is None:
+                await self._refuse(connection, CLOSE_UNKNOWN, "unknown_session")
+                return
+            self._send([screen], [connection], build_session(rows))
+            self.screens[connection] = screen
+            metrics.WS_CLIENTS.labels("host").set(len(self.screens))
+            async for _ in connection:
+                pass  # a host page has nothing to say after its token
+        except ConnectionClosed:
+            pass
+        finally:
+            if self.screens.pop(connection, None) is not None:
+                metrics.WS_CLIENTS.labels("host").set(len(self.screens))
+                reason = disconnect_reason(connection, self.fanout)
+                if reason is not None:
+                    metrics.WS_DISCONNECTS.labels("host", reason).inc()
+
+    def _send(self, screens: list[HostScreen], connections: list[ServerConnection],
+              payload: Json) -> None:
+        now = self.monotonic()
+        text = encode({"type": "session", "server_time": self.clock(), "session": payload,
+                       "heartbeat_ms": int(self.settings.heartbeat_s * 1000)})
+        self.fanout.send(connections, text, kind="session")
+        body = _body(payload)
+        for screen in screens:
+            screen.last, screen.sent_at = body, now
+
+    def stop(self) -> None:
+        """Make the loop end (see ``BoardHub.stop``)."""
+        self._running = False
+        self.board_changed.set()
+
+    async def run(self) -> None:
+        """Refresh the watched sessions after each board change, or at each heartbeat."""
+        while self._running:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.settings.heartbeat_s):
+                    await self.board_changed.wait()
+            self.board_changed.clear()
+            await self.tick()
+            await asyncio.sleep(self.settings.push_interval_s)
+
+    async def tick(self) -> None:
+        """Send each page its session if it changed, else a heartbeat when one is due."""
+        now_ms = self.clock()
+        by_session: defaultdict[str, list[tuple[ServerConnection, HostScreen]]] = \
+            defaultdict(list)
+        for connection, screen in list(self.screens.items()):
+            if not self.tokens.check(screen.token, session_id=screen.session_id,
+                                     now_ms=now_ms).ok:
+                # The token expired while the page was open: it opens nothing any more.
+                self.screens.pop(connection, None)
+                metrics.WS_CLIENTS.labels("host").set(len(self.screens))
+                metrics.WS_DISCONNECTS.labels("host", "auth").inc()
+                task = asyncio.create_task(connection.close(CLOSE_UNAUTHORIZED, "expired"))
+                self._closing.add(task)
+                task.add_done_callback(self._closing.discard)
+                continue
+            by_session[screen.session_id].append((connection, screen))
+        beat = encode({"type": "heartbeat", "server_time": now_ms})
+        due_beats = []
+        for session_id, watchers in by_session.items():
+            try:
+                payload = build_session(await self.reader.session(session_id, now_ms=now_ms))
+            except (RedisError, OSError) as exc:
+                metrics.REDIS_ERRORS.labels("web").inc()
+                log.warning("cannot read a host session from Redis (%s)", exc)
+                return
+            body = _body(payload)
+            stale = [(c, s) for c, s in watchers if s.last != body]
+            if stale:
+                self._send([s for _, s in stale], [c for c, _ in stale], payload)
+            limit = self.monotonic() - self.settings.heartbeat_s
+            due_beats += [(c, s) for c, s in watchers if s.last == body and s.sent_at <= limit]
+        if due_beats:
+            self.fanout.send([c for c, _ in due_beats], beat, kind="heartbeat")
+            now = self.monotonic()
+            for _, screen in due_beats:
+                screen.sent_at = now

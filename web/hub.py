@@ -1,0 +1,281 @@
+"""The venue board's live feed: one board per web process, pushed to every screen.
+
+Protocol (``/ws/board``), every message JSON with a ``type``:
+
+- server → screen: ``snapshot`` (the whole board, the process's ``epoch``, ``seq`` and
+  ``heartbeat_ms``), then ``change`` (``seq`` + 1, the changed top-level keys and any
+  ``banners``), ``heartbeat`` (the current ``seq``) and ``reload``;
+- screen → server: ``{"type": "ack", "seq": N}`` every few seconds.
+
+A screen that reconnects with ``?epoch=E&seq=N`` gets the changes it missed from a
+bounded ring, then a heartbeat; when the gap cannot be filled it gets a fresh snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from ocop_live import metrics
+from ocop_live.keys import Keys
+from ocop_live.settings import Settings
+from web.banners import detect_banners
+from web.fanout import Fanout
+from web.payload import Json, board_changes, build_board
+from web.reader import StoreReader
+from web.ring import ChangeRing
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], int]
+Monotonic = Callable[[], float]
+RELOAD = "reload"
+DEFAULT_RING_SIZE = 256
+DEFAULT_STALE_AFTER_S = 15.0
+
+
+def wall_ms() -> int:
+    """Wall-clock time in epoch milliseconds."""
+    return time.time_ns() // 1_000_000
+
+
+def encode(payload: Json) -> str:
+    """A message as the compact JSON text every socket receives."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+
+
+def disconnect_reason(connection: ServerConnection, fanout: Fanout) -> str | None:
+    """Why a socket ended, as a bounded label (None when the fanout already counted it)."""
+    if fanout.was_dropped(connection):
+        return None
+    # The frame we sent is either our own reason or the echo of the peer's.
+    frame = connection.protocol.close_sent or connection.protocol.close_rcvd
+    code = frame.code if frame is not None else None
+    if code in (1000, 1001):
+        return "closed"
+    if code == 1009:
+        return "too_big"
+    if code == 1008 or (code is not None and 4400 <= code < 4500):
+        return "auth"
+    return "error"
+
+
+@dataclass(slots=True)
+class Screen:
+    """What the hub knows of one connected screen: its last report."""
+
+    acked_seq: int
+    acked_at: float
+
+
+class BoardHub:
+    """Keeps the current board and pushes changes to every connected screen.
+
+    A Redis pub/sub message (published by the worker in the same transaction as the
+    counters) marks the board dirty; the hub rebuilds it at most once per
+    ``push_interval_s`` and broadcasts only the keys that changed, or a heartbeat.
+
+    Usage::
+
+        hub = BoardHub(reader=reader, redis=redis, keys=keys, settings=settings)
+        hub.board = await hub.build()
+        tasks = [asyncio.create_task(hub.listen()), asyncio.create_task(hub.run())]
+        await hub.serve(connection)   # the /ws/board handler
+    """
+
+    def __init__(self, *, reader: StoreReader, redis: Redis, keys: Keys, settings: Settings,
+                 fanout: Fanout | None = None, ring_size: int = DEFAULT_RING_SIZE,
+                 stale_after_s: float = DEFAULT_STALE_AFTER_S, clock: Clock = wall_ms,
+                 monotonic: Monotonic = time.monotonic) -> None:
+        self.reader = reader
+        self.redis = redis
+        self.keys = keys
+        self.settings = settings
+        self.fanout = fanout or Fanout(page="board")
+        self.ring = ChangeRing(size=ring_size)
+        self.stale_after_s = stale_after_s
+        self.clock = clock
+        self.monotonic = monotonic
+        # Sequence numbers restart with the process; the epoch tells a screen whether
+        # the seq it remembers belongs to this process at all.
+        self.epoch = uuid.uuid4().hex[:12]
+        self.clients: dict[ServerConnection, Screen] = {}
+        self.board: Json | None = None
+        self.seq = 0
+        self.changed = asyncio.Event()
+        self._dirty = asyncio.Event()
+        self._last_sent = monotonic()
+        self._running = True
+
+    async def build(self) -> Json:
+        """Read the store and build the board now."""
+        started = time.perf_counter()
+        rows = await self.reader.board(now_ms=self.clock())
+        board = build_board(rows, top_n=self.settings.top_n, title=self.settings.fair_title,
+                            place=self.settings.fair_place)
+        metrics.SNAPSHOT_SECONDS.observe(time.perf_counter() - started)
+        return board
+
+    def _text(self, kind: str, server_time: int | None = None, **fields: Any) -> str:
+        now = self.clock() if server_time is None else server_time
+        return encode({"type": kind, "seq": self.seq, "server_time": now, **fields})
+
+    def join(self, connection: ServerConnection, *, epoch: str | None = None,
+             seq: int | None = None) -> None:
+        """Catch ``connection`` up (resume or snapshot) and subscribe it, with no await."""
+        if self.board is None:
+            raise RuntimeError("board not built yet")
+        missed = None
+        if epoch == self.epoch and seq is not None:
+            missed = self.ring.since(seq, current=self.seq)
+        if missed is None:
+            snapshot = self._text("snapshot", board=self.board, epoch=self.epoch,
+                                  heartbeat_ms=int(self.settings.heartbeat_s * 1000))
+            self.fanout.send([connection], snapshot, kind="snapshot")
+        else:
+            for text in missed:
+                self.fanout.send([connection], text, kind="change")
+            self.fanout.send([connection], self._text("heartbeat"), kind="heartbeat")
+        self.clients[connection] = Screen(acked_seq=self.seq, acked_at=self.monotonic())
+        metrics.WS_CLIENTS.labels("board").set(len(self.clients))
+
+    def leave(self, connection: ServerConnection) -> None:
+        """Forget a closed connection."""
+        self.clients.pop(connection, None)
+        metrics.WS_CLIENTS.labels("board").set(len(self.clients))
+
+    def receive(self, connection: ServerConnection, raw: str | bytes) -> None:
+        """Take a screen's report (``ack``); anything else a screen sends is ignored."""
+        try:
+            message = json.loads(raw)
+        except ValueError:
+            return
+        if not isinstance(message, dict) or message.get("type") != "ack":
+            return
+        seq = message.get("seq")
+        screen = self.clients.get(connection)
+        if screen is not None and isinstance(seq, int) and not isinstance(seq, bool):
+            screen.acked_seq = seq
+            screen.acked_at = self.monotonic()
+
+    def count_stale(self) -> int:
+        """Screens silent for too long or still showing a seq superseded too long ago."""
+        now = self.monotonic()
+        stale = 0
+        for screen in self.clients.values():
+            since = self.ring.superseded_at(screen.acked_seq, current=self.seq)
+            if now - screen.acked_at > self.stale_after_s or (
+                since is not None and now - since > self.stale_after_s
+            ):
+                stale += 1
+        metrics.SCREENS_STALE.set(stale)
+        return stale
+
+    def reload(self) -> None:
+        """Tell every screen of this process to reload its page."""
+        self.fanout.send(list(self.clients), encode({"type": RELOAD}), kind=RELOAD)
+
+    async def serve(self, connection: ServerConnection) -> None:
+        """The ``/ws/board`` handler: catch up, then read reports until the screen leaves."""
+        query = parse_qs(urlsplit(connection.request.path if connection.request else "").query)
+        epoch = query.get("epoch", [None])[0]
+        seq_text = query.get("seq", [""])[0]
+        seq = int(seq_text) if seq_text.isdigit() else None
+        if self.board is None:
+            self.board = await self.build()
+        self.join(connection, epoch=epoch, seq=seq)
+        try:
+            async for raw in connection:
+                self.receive(connection, raw)
+        except ConnectionClosed:
+            pass
+        finally:
+            self.leave(connection)
+            reason = disconnect_reason(connection, self.fanout)
+            if reason is not None:
+                metrics.WS_DISCONNECTS.labels("board", reason).inc()
+
+    def stop(self) -> None:
+        """Make the loops end.
+
+        On Python 3.11 a cancellation that lands as a timeout fires can be lost, so the
+        loops also check this flag rather than rely on being cancelled.
+        """
+        self._running = False
+        self._dirty.set()
+
+    async def listen(self) -> None:
+        """Follow the change feed and staff commands; resubscribe when Redis drops."""
+        changes, screens = self.keys.changes(), self.keys.screens()
+        while self._running:
+            try:
+                async with self.redis.pubsub() as pubsub:
+                    await pubsub.subscribe(changes, screens)
+                    # Notifications published while we were not subscribed are lost.
+                    self._dirty.set()
+                    async for message in pubsub.listen():
+                        if message.get("type") != "message":
+                            continue
+                        if message.get("channel") == screens:
+                            if message.get("data") == RELOAD:
+                                self.reload()
+                        else:
+                            self._dirty.set()
+            except (RedisError, OSError) as exc:
+                metrics.REDIS_ERRORS.labels("web").inc()
+                log.warning("change feed lost (%s); resubscribing in 1 s", exc)
+                await asyncio.sleep(1)
+
+    async def run(self) -> None:
+        """Rebuild on change (or at every heartbeat, since windows roll with the clock)."""
+        while self._running:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.settings.heartbeat_s):
+                    await self._dirty.wait()
+            self._dirty.clear()
+            await self.tick()
+            await asyncio.sleep(self.settings.push_interval_s)
+
+    async def tick(self) -> None:
+        """Rebuild once; broadcast the change (with banners) or a due heartbeat."""
+        try:
+            new = await self.build()
+        except (RedisError, OSError) as exc:
+            metrics.REDIS_ERRORS.labels("web").inc()
+            log.warning("cannot read the board from Redis (%s); screens keep the last "
+                        "frame and will show stale", exc)
+            self.count_stale()
+            return
+        old, self.board = self.board, new
+        metrics.BOARD_VIEWERS_NOW.set(new["totals"]["viewers_now"])
+        changes = board_changes(old, new)
+        if changes:
+            self.seq += 1
+            now = self.clock()
+            banners = detect_banners(old, new)
+            extra = {"banners": banners} if banners else {}
+            text = self._text("change", server_time=now, changes=changes, **extra)
+            self.ring.append(self.seq, text, at=self.monotonic())
+            self.fanout.send(list(self.clients), text, kind="change")
+            newest = new.get("newest_event_ms")
+            if newest is not None:
+                metrics.FRESHNESS_SCREEN.observe(max(0, now - newest) / 1000)
+            self._last_sent = self.monotonic()
+            self.changed.set()
+        elif self.monotonic() - self._last_sent >= self.settings.heartbeat_s:
+            self.fanout.send(list(self.clients), self._text("heartbeat"), kind="heartbeat")
+            self._last_sent = self.monotonic()
+        self.count_stale()

@@ -1,0 +1,228 @@
+"use strict";
+
+/*
+ * Helpers of both pages (venue board and host page): Vietnamese number, money and
+ * time formatting, the per-minute chart, and reconnect timing. Each page loads this
+ * file before its own script.
+ */
+
+const DASH = "—";
+
+// Vietnam has kept UTC+7 without daylight saving since 1975, so a fixed offset
+// is exact and does not depend on the kiosk's time-zone database or clock zone.
+const VN_OFFSET_MS = 7 * 60 * 60 * 1000;
+
+function pickLang(strings) {
+  const lang = new URLSearchParams(location.search).get("lang") === "en" ? "en" : "vi";
+  document.documentElement.lang = lang;
+  return strings[lang];
+}
+
+function applyStaticStrings(t) {
+  for (const el of document.querySelectorAll("[data-i18n]")) {
+    el.textContent = t[el.dataset.i18n];
+  }
+}
+
+// Vietnamese grouping: dots between thousands.
+function groupThousands(digits) {
+  return digits.replace(/\B(?=(\d{3})+(?!\d))/g, ".");
+}
+
+function formatCount(n) {
+  if (!Number.isFinite(n)) return DASH;
+  const sign = n < 0 ? "-" : "";
+  return sign + groupThousands(String(Math.round(Math.abs(n))));
+}
+
+// About three significant digits, decimal comma, trailing zeros dropped: 1,25 / 12,5 / 850.
+function formatScaled(x) {
+  const digits = x < 10 ? 2 : x < 100 ? 1 : 0;
+  const [whole, frac = ""] = x.toFixed(digits).split(".");
+  const kept = frac.replace(/0+$/, "");
+  return groupThousands(whole) + (kept ? "," + kept : "");
+}
+
+// 1,25 tỷ ₫ · 850 triệu ₫ · 12.500 ₫
+function formatVnd(n) {
+  if (!Number.isFinite(n)) return DASH;
+  const sign = n < 0 ? "-" : "";
+  const v = Math.round(Math.abs(n));
+  // 999,5 triệu would round to "1.000 triệu", so it already reads as tỷ.
+  if (v >= 999_500_000) return `${sign}${formatScaled(v / 1e9)} tỷ ₫`;
+  if (v >= 1_000_000) return `${sign}${formatScaled(v / 1e6)} triệu ₫`;
+  return `${sign}${groupThousands(String(v))} ₫`;
+}
+
+// HH:MM:SS in Asia/Ho_Chi_Minh.
+function formatClock(ms) {
+  if (!Number.isFinite(ms)) return "--:--:--";
+  return new Date(ms + VN_OFFSET_MS).toISOString().slice(11, 19);
+}
+
+// OCOP ratings run from 1 to 5 stars.
+function stars(n) {
+  return "★".repeat(Math.max(0, Math.min(5, Math.round(n || 0))));
+}
+
+const CHART_MINUTES = 60;
+const MINUTE_MS = 60_000;
+
+// Places each point by its timestamp so a missing minute shows as a gap
+// instead of shifting the rest of the hour sideways.
+function lastHourBuckets(series) {
+  const buckets = new Array(CHART_MINUTES).fill(null);
+  if (!Array.isArray(series) || series.length === 0) return { buckets, endMinute: null };
+  const endMinute = Math.max(...series.map((p) => p.minute));
+  for (const point of series) {
+    const slot = CHART_MINUTES - 1 - Math.round((endMinute - point.minute) / MINUTE_MS);
+    if (slot >= 0) buckets[slot] = point;
+  }
+  return { buckets, endMinute };
+}
+
+function chartColors(canvas) {
+  const css = getComputedStyle(canvas);
+  const read = (name, fallback) => css.getPropertyValue(name).trim() || fallback;
+  return {
+    gmv: read("--chart-gmv", "#ffc940"),
+    views: read("--chart-views", "#4cc9f0"),
+    grid: read("--chart-grid", "rgba(255,255,255,0.14)"),
+    text: read("--chart-text", "#a9b8c9"),
+  };
+}
+
+// Per-minute GMV as bars and views as a line, each scaled to its own maximum;
+// the maxima are printed in the top corners in the series' own colour.
+function drawSeriesChart(canvas, series) {
+  const width = canvas.clientWidth;
+  const height = canvas.clientHeight;
+  if (!width || !height) return;
+  const dpr = window.devicePixelRatio || 1;
+  canvas.width = Math.round(width * dpr);
+  canvas.height = Math.round(height * dpr);
+  const ctx = canvas.getContext("2d");
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  ctx.clearRect(0, 0, width, height);
+
+  const colors = chartColors(canvas);
+  const fontPx = Math.max(11, Math.round(height / 13));
+  const plot = { left: 2, right: width - 2, top: fontPx * 1.7, bottom: height - fontPx * 1.7 };
+  const { buckets, endMinute } = lastHourBuckets(series);
+  const maxGmv = Math.max(0, ...buckets.map((p) => (p ? p.gmv_vnd : 0)));
+  const maxViews = Math.max(0, ...buckets.map((p) => (p ? p.views : 0)));
+
+  ctx.font = `600 ${fontPx}px system-ui, "Segoe UI", Roboto, "Noto Sans", Arial, sans-serif`;
+  drawGrid(ctx, plot, colors.grid);
+  drawGmvBars(ctx, plot, buckets, maxGmv, colors.gmv);
+  drawViewsLine(ctx, plot, buckets, maxViews, colors.views);
+  drawChartLabels(ctx, plot, { endMinute, maxGmv, maxViews, colors, height });
+}
+
+function drawGrid(ctx, plot, color) {
+  ctx.strokeStyle = color;
+  ctx.lineWidth = 1;
+  for (const f of [0, 0.5, 1]) {
+    const y = Math.round(plot.bottom - f * (plot.bottom - plot.top)) + 0.5;
+    ctx.beginPath();
+    ctx.moveTo(plot.left, y);
+    ctx.lineTo(plot.right, y);
+    ctx.stroke();
+  }
+}
+
+function slotX(plot, slot) {
+  const step = (plot.right - plot.left) / CHART_MINUTES;
+  return plot.left + step * (slot + 0.5);
+}
+
+function drawGmvBars(ctx, plot, buckets, maxGmv, color) {
+  const step = (plot.right - plot.left) / CHART_MINUTES;
+  const barWidth = Math.max(1, step * 0.72);
+  ctx.fillStyle = color;
+  buckets.forEach((p, slot) => {
+    if (!p || p.gmv_vnd <= 0) return;
+    const h = (p.gmv_vnd / (maxGmv || 1)) * (plot.bottom - plot.top);
+    ctx.fillRect(slotX(plot, slot) - barWidth / 2, plot.bottom - h, barWidth, h);
+  });
+}
+
+function drawViewsLine(ctx, plot, buckets, maxViews, color) {
+  ctx.strokeStyle = color;
+  ctx.lineWidth = 3;
+  ctx.lineJoin = "round";
+  ctx.beginPath();
+  let drawing = false;
+  buckets.forEach((p, slot) => {
+    if (!p) {
+      drawing = false;
+      return;
+    }
+    const y = plot.bottom - (p.views / (maxViews || 1)) * (plot.bottom - plot.top);
+    if (drawing) ctx.lineTo(slotX(plot, slot), y);
+    else ctx.moveTo(slotX(plot, slot), y);
+    drawing = true;
+  });
+  ctx.stroke();
+}
+
+function drawChartLabels(ctx, plot, { endMinute, maxGmv, maxViews, colors, height }) {
+  if (endMinute === null) return;
+  ctx.textBaseline = "top";
+  ctx.textAlign = "left";
+  ctx.fillStyle = colors.gmv;
+  ctx.fillText(formatVnd(maxGmv), plot.left, 0);
+  ctx.textAlign = "right";
+  ctx.fillStyle = colors.views;
+  ctx.fillText(formatCount(maxViews), plot.right, 0);
+
+  ctx.fillStyle = colors.text;
+  ctx.textBaseline = "bottom";
+  for (const slot of [0, 15, 30, 45, CHART_MINUTES - 1]) {
+    const minute = endMinute - (CHART_MINUTES - 1 - slot) * MINUTE_MS;
+    ctx.textAlign = slot === 0 ? "left" : slot === CHART_MINUTES - 1 ? "right" : "center";
+    const x = slot === 0 ? plot.left : slot === CHART_MINUTES - 1 ? plot.right : slotX(plot, slot);
+    ctx.fillText(formatClock(minute).slice(0, 5), x, height);
+  }
+}
+
+// Decimal comma for Vietnamese, point for English: 0,8 giây / 0.8 s.
+function formatDecimal(x, digits, lang) {
+  const text = x.toFixed(digits);
+  return lang === "en" ? text : text.replace(".", ",");
+}
+
+// An age in ms as a short duration: 0,8 giây · 12 giây · 3 phút.
+function formatAge(ms, lang) {
+  const s = Math.max(0, ms) / 1000;
+  const [sec, min] = lang === "en" ? ["s", "min"] : ["giây", "phút"];
+  if (s < 10) return `${formatDecimal(s, 1, lang)} ${sec}`;
+  if (s < 120) return `${Math.round(s)} ${sec}`;
+  return `${Math.round(s / 60)} ${min}`;
+}
+
+function formatPercent(ratio, lang) {
+  if (!Number.isFinite(ratio)) return DASH;
+  const pct = ratio * 100;
+  return `${formatDecimal(pct, pct < 10 ? 1 : 0, lang)} %`;
+}
+
+// Reconnect delays double from 0,5 s to 10 s, with jitter so that every screen in the
+// hall does not reconnect in the same instant after an outage.
+const BACKOFF_MIN_MS = 500;
+const BACKOFF_MAX_MS = 10_000;
+
+function backoffDelay(attempt) {
+  const base = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** attempt);
+  return Math.min(BACKOFF_MAX_MS, base * (0.8 + Math.random() * 0.4));
+}
+
+// Without a heartbeat for three periods the connection counts as lost.
+function silenceLimit(heartbeatMs) {
+  return Math.max(3000, 3 * (heartbeatMs || 2000));
+}
+
+function socketUrl(path) {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  return `${scheme}//${location.host}${path}`;
+}
