@@ -1,6 +1,11 @@
 # One image for every ocop-live process; the command picks the role
 # (`ocop-live worker`, `ocop-live web`, `ocop-live simulate`, …).
+# deploy/ stays out of the image: docker-compose.yml mounts it into Prometheus,
+# Alertmanager and Grafana.
 FROM python:3.11-slim
+ENV PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY ocop_live ocop_live
@@ -8,5 +13,7 @@ COPY streams streams
 COPY consumers consumers
 COPY web web
 RUN pip install --no-cache-dir .
+# Worker /metrics and /healthz (OCOP_WORKER_METRICS_PORT), web server (OCOP_WEB_PORT).
+EXPOSE 6066 8080
 USER nobody
 ENTRYPOINT ["ocop-live"]

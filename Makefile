@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: setup lint test demo stack-up stack-down clean
+.PHONY: setup lint test alerts chaos demo stack-up stack-down clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,16 @@ lint: setup
 
 test: lint
 	$(BIN)/python -m pytest
+
+# The alert rules alone: promtool check and unit tests (promtool is installed if missing).
+alerts: setup
+	$(BIN)/python -m pytest -q tests/deploy/test_alert_rules.py
+
+# The fault-injection suite at full size (CI runs the same tests in a short form).
+chaos: setup
+	rm -f .run/chaos-report.md && mkdir -p .run
+	OCOP_CHAOS=full OCOP_CHAOS_REPORT=.run/chaos-report.md $(BIN)/python -m pytest tests/chaos
+	cat .run/chaos-report.md
 
 demo: setup
 	bash scripts/demo.sh

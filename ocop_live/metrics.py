@@ -23,7 +23,7 @@ EVENTS_APPLIED = Counter(
 DUPLICATES = Counter("ocop_duplicate_events_total", "Events skipped as exact duplicates.")
 LATE_EVENTS = Counter(
     "ocop_late_events_total",
-    "Events counted although older than their partition's newest event (out of order).",
+    "Events counted although more than a minute older than their partition's newest event.",
 )
 REDELIVERED = Counter(
     "ocop_redelivered_messages_total", "Messages skipped because Redis already covers them."

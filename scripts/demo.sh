@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# make demo: the local stack, one worker, one web process and a live simulated fair.
-# Ctrl-C stops all of it, the stack included.
+# make demo: the local stack (Kafka, Redis, Prometheus with the alert rules), one worker,
+# one web process and a live simulated fair. Ctrl-C stops all of it, the stack included.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
@@ -20,7 +20,7 @@ stop() {
 }
 trap stop INT TERM EXIT
 
-"$BIN/ocop-live" stack up
+"$BIN/ocop-live" stack up --with-prometheus
 eval "$("$BIN/ocop-live" stack env)"
 "$BIN/ocop-live" topics create
 "$BIN/ocop-live" catalog load
@@ -40,8 +40,9 @@ cat <<MSG
 
   Venue board:   http://127.0.0.1:$OCOP_WEB_PORT/board   (English: ?lang=en)
   Board API:     http://127.0.0.1:$OCOP_WEB_PORT/api/board
-  Host page:     http://127.0.0.1:$OCOP_WEB_PORT/host?session=cp-2023-hcm-01&token=$host_token
+  Host page:     http://127.0.0.1:$OCOP_WEB_PORT/host#session=cp-2023-hcm-01&token=$host_token
   Metrics:       http://127.0.0.1:$OCOP_WEB_PORT/metrics (web), http://127.0.0.1:$OCOP_WORKER_METRICS_PORT/metrics (worker)
+  Prometheus:    $OCOP_PROMETHEUS_URL/   alerts: $OCOP_PROMETHEUS_URL/classic/alerts   (runbook: docs/runbook.md)
   Logs:          $LOGS/
 
   Simulating a live fair at $RATE events/s for $DURATION s. Ctrl-C stops everything.

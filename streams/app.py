@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import tempfile
 import time
@@ -113,6 +114,12 @@ def build_app(settings: Settings) -> faust.App:
         # must be reloaded from Redis if it ever comes back.
         (revoked,) = args
         processor.forget({tp.partition for tp in revoked})
+        # Another worker reports these partitions now; a stale lag here would keep
+        # alerting after the fair went quiet.
+        for tp in revoked:
+            for gauge in (metrics.CONSUMER_LAG_MESSAGES, metrics.CONSUMER_LAG_SECONDS):
+                with contextlib.suppress(KeyError):
+                    gauge.remove(tp.topic, str(tp.partition))
 
     @app.page("/metrics")
     async def metrics_page(web: Any, request: Any) -> Any:

@@ -1,4 +1,4 @@
-"""Local development stack: the real Kafka broker and redis-server in a run folder.
+"""Local development stack: the real Kafka broker, redis-server and Prometheus in a run folder.
 
 Usage::
 

@@ -1,4 +1,4 @@
-"""``stack`` command group: up, down, status and env for the local Kafka + Redis stack."""
+"""``stack`` command group: up, down, status and env for the local Kafka, Redis, Prometheus."""
 
 from __future__ import annotations
 
@@ -39,13 +39,16 @@ def _describe(stack: LocalStack) -> list[str]:
     def state(pid: int | None) -> str:
         return "stopped" if pid is None else f"running (pid {pid})"
 
-    return [
+    lines = [
         f"run dir: {stack.run_dir}",
         f"kafka:   {addrs.kafka_bootstrap}  {state(stack.kafka_pid())}",
         f"redis:   {addrs.redis_url}  {state(stack.redis_pid())}",
         f"web:     {addrs.web_url}",
         f"metrics: http://127.0.0.1:{addrs.worker_metrics_port}/metrics",
     ]
+    if addrs.prometheus_url is not None:
+        lines.append(f"prometheus: {addrs.prometheus_url}/  {state(stack.prometheus_pid())}")
+    return lines
 
 
 def _export_lines(addrs: StackAddresses) -> list[str]:
@@ -54,7 +57,7 @@ def _export_lines(addrs: StackAddresses) -> list[str]:
 
 @click.group(name="stack")
 def stack() -> None:
-    """Run the real Kafka broker and redis-server locally for development and tests."""
+    """Run the real Kafka broker, redis-server and Prometheus locally for development and tests."""
 
 
 @stack.command()
@@ -65,13 +68,28 @@ def stack() -> None:
     type=float,
     default=120.0,
     show_default=True,
-    help="Seconds to wait for both services to answer.",
+    help="Seconds to wait for every service to answer.",
 )
-def up(run_dir: Path, timeout_s: float) -> None:
-    """Start Kafka and Redis (if not running) and wait until both answer."""
-    local = LocalStack(run_dir=run_dir)
+@click.option(
+    "--with-prometheus",
+    is_flag=True,
+    help="Also run Prometheus (Debian package) scraping the worker and web ports, with the "
+    "alert rules loaded.",
+)
+@click.option(
+    "--rules",
+    "rules_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar="OCOP_PROMETHEUS_RULES",
+    default=None,
+    show_default="$OCOP_PROMETHEUS_RULES or deploy/prometheus/alerts.yml of the source tree",
+    help="Alert rules file for --with-prometheus.",
+)
+def up(run_dir: Path, timeout_s: float, with_prometheus: bool, rules_file: Path | None) -> None:
+    """Start Kafka and Redis (and Prometheus) if not running and wait until they answer."""
+    local = LocalStack(run_dir=run_dir, rules_file=rules_file)
     try:
-        local.up(timeout_s=timeout_s)
+        local.up(timeout_s=timeout_s, with_prometheus=with_prometheus)
     except StackError as exc:
         raise _fail(exc) from exc
     click.echo("\n".join(_describe(local)))
@@ -92,7 +110,7 @@ def up(run_dir: Path, timeout_s: float) -> None:
     help="Seconds to wait after SIGTERM before SIGKILL.",
 )
 def down(run_dir: Path, timeout_s: float) -> None:
-    """Stop Kafka and Redis; data, ports and secret stay in the run folder."""
+    """Stop Kafka, Redis and Prometheus; data, ports and secret stay in the run folder."""
     try:
         LocalStack(run_dir=run_dir).down(timeout_s=timeout_s)
     except StackError as exc:

@@ -1,27 +1,22 @@
-"""LocalStack: bring the real Kafka broker and redis-server up and down in a run folder."""
+"""LocalStack: bring Kafka, redis-server and optionally Prometheus up and down in a run folder."""
 
 from __future__ import annotations
 
-import collections
-import contextlib
 import json
 import os
 import secrets
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from ocop_live.stack import kafka, ports, redis
+from ocop_live.stack import kafka, ports, prometheus, redis
 from ocop_live.stack.ports import LOOPBACK, StackError
+from ocop_live.stack.service import Service, alive, stop_pids
 
 _STATE_VERSION = 1
-# Our own Popen handles, so stopped children are reaped rather than left as zombies that
-# still look alive to os.kill(pid, 0).
-_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 
 
 def _log_to_stderr(message: str) -> None:
@@ -43,21 +38,30 @@ class StackAddresses:
     web_port: int
     worker_metrics_port: int
     token_secret: str
+    prometheus_port: int | None = None
 
     def env(self) -> dict[str, str]:
         """Return the ``OCOP_*`` environment variables that point a process at this stack."""
-        return {
+        env = {
             "OCOP_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
             "OCOP_REDIS_URL": self.redis_url,
             "OCOP_WEB_PORT": str(self.web_port),
             "OCOP_WORKER_METRICS_PORT": str(self.worker_metrics_port),
             "OCOP_TOKEN_SECRET": self.token_secret,
         }
+        if self.prometheus_url is not None:
+            env["OCOP_PROMETHEUS_URL"] = self.prometheus_url
+        return env
 
     @property
     def web_url(self) -> str:
         """Return the URL the web process serves on."""
         return f"http://{LOOPBACK}:{self.web_port}/"
+
+    @property
+    def prometheus_url(self) -> str | None:
+        """Return the local Prometheus URL, or None if this stack never ran one."""
+        return None if self.prometheus_port is None else prometheus.url(self.prometheus_port)
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,7 @@ class StackStatus:
     addresses: StackAddresses | None
     kafka_running: bool
     redis_running: bool
+    prometheus_running: bool = False
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,13 @@ class _State:
     web_port: int
     worker_metrics_port: int
     token_secret: str
+    # Picked the first time the stack runs with Prometheus; older run folders lack it.
+    prometheus_port: int | None = None
+
+    def ports(self) -> list[int]:
+        chosen = [self.kafka_port, self.controller_port, self.redis_port, self.web_port,
+                  self.worker_metrics_port]
+        return chosen if self.prometheus_port is None else [*chosen, self.prometheus_port]
 
     def addresses(self) -> StackAddresses:
         return StackAddresses(
@@ -86,103 +98,19 @@ class _State:
             web_port=self.web_port,
             worker_metrics_port=self.worker_metrics_port,
             token_secret=self.token_secret,
+            prometheus_port=self.prometheus_port,
         )
 
 
-def _cmdline(pid: int) -> str | None:
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # A zombie has exited; only its exit status is left to collect.
-    if stat.rsplit(")", 1)[-1].split()[0] == "Z":
-        return None
-    return raw.replace(b"\0", b" ").decode(errors="replace")
-
-
-def _alive(pid: int) -> bool:
-    # Reap every exited child first: a zombie still answers os.kill(pid, 0).
-    for child_pid, child in list(_CHILDREN.items()):
-        if child.poll() is not None:
-            del _CHILDREN[child_pid]
-    if pid in _CHILDREN:
-        return True  # poll() is authoritative for our own children; /proc may lag behind
-    return _cmdline(pid) is not None
-
-
-def _wait_gone(pid: int, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while _alive(pid):
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.1)
-    return True
-
-
-def _tail(path: Path, lines: int = 20) -> list[str]:
-    try:
-        with path.open(errors="replace") as handle:
-            return [line.rstrip("\n") for line in collections.deque(handle, maxlen=lines)]
-    except OSError:
-        return []
-
-
-class _Service:
-    """One supervised server process: its folder, pid file, logs and identity check."""
-
-    def __init__(self, name: str, folder: Path, matches: Callable[[str], bool]) -> None:
-        self.name = name
-        self.folder = folder
-        self.pid_file = folder / f"{name}.pid"
-        self.stdout_log = folder / "stdout.log"
-        self.logs: list[Path] = [self.stdout_log]
-        self._matches = matches
-
-    def pid(self) -> int | None:
-        try:
-            pid = int(self.pid_file.read_text().strip())
-        except (OSError, ValueError):
-            return None
-        # A stale pid file (after a reboot or a crash) may name an unrelated process now.
-        if not _alive(pid):
-            return None
-        cmdline = _cmdline(pid)
-        return pid if cmdline is not None and self._matches(cmdline) else None
-
-    def start(self, argv: list[str]) -> int:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with self.stdout_log.open("ab") as out:
-            child = subprocess.Popen(  # noqa: S603 - argv is built by this package, no shell
-                argv,
-                cwd=self.folder,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        _CHILDREN[child.pid] = child
-        self.pid_file.write_text(f"{child.pid}\n")
-        return child.pid
-
-    def log_tail(self) -> str:
-        parts = []
-        for path in self.logs:
-            lines = _tail(path)
-            if lines:
-                parts.append(f"--- last {len(lines)} lines of {path} ---\n" + "\n".join(lines))
-        return "\n".join(parts) if parts else f"(no log output in {self.folder})"
-
-
 class LocalStack:
-    """The real Kafka broker and redis-server, kept in one run folder.
+    """The real Kafka broker and redis-server (and Prometheus, on request) in one run folder.
 
     Usage::
 
         stack = LocalStack(run_dir=Path(".run"))
-        addrs = stack.up()      # idempotent; reuses ports, secret and storage
+        addrs = stack.up(with_prometheus=True)   # idempotent; reuses ports, secret, storage
         ...
-        stack.down()            # idempotent
+        stack.down()                             # idempotent
     """
 
     def __init__(
@@ -191,21 +119,30 @@ class LocalStack:
         run_dir: Path,
         cache_dir: Path | None = None,
         kafka_version: str = "4.0.0",
+        rules_file: Path | None = None,
         log: Callable[[str], None] = _log_to_stderr,
     ) -> None:
         self.run_dir = run_dir.expanduser().resolve()
         self.cache_dir = (cache_dir or kafka.default_cache_dir()).expanduser().resolve()
         self.kafka_version = kafka_version
+        # None: deploy/prometheus/alerts.yml of the source tree (see prometheus.py).
+        self.rules_file = rules_file
         self._log = log
         self._state_file = self.run_dir / "stack.json"
         self._kafka_dir = self.run_dir / "kafka"
         self._redis_dir = self.run_dir / "redis"
-        self._kafka = _Service(
+        self._prometheus_dir = self.run_dir / "prometheus"
+        self._kafka = Service(
             "kafka", self._kafka_dir, lambda cmd: kafka.pid_matches(cmd, self._kafka_dir)
         )
         self._kafka.logs.append(self._kafka_dir / "server.log")
-        self._redis = _Service("redis", self._redis_dir, self._redis_matches)
+        self._redis = Service("redis", self._redis_dir, self._redis_matches)
         self._redis.logs.append(self._redis_dir / "redis.log")
+        self._prometheus = Service(
+            "prometheus",
+            self._prometheus_dir,
+            lambda cmd: prometheus.pid_matches(cmd, self._prometheus_dir / "prometheus.yml"),
+        )
 
     def _redis_matches(self, cmdline: str) -> bool:
         state = self._read_state()
@@ -227,17 +164,7 @@ class LocalStack:
         except (TypeError, AttributeError) as exc:
             raise StackError(f"{path} is damaged ({exc}); delete the run folder") from exc
 
-    def _create_state(self) -> _State:
-        kafka_port, controller_port, redis_port, web_port, metrics_port = ports.pick_free_ports(5)
-        state = _State(
-            kafka_version=self.kafka_version,
-            kafka_port=kafka_port,
-            controller_port=controller_port,
-            redis_port=redis_port,
-            web_port=web_port,
-            worker_metrics_port=metrics_port,
-            token_secret=secrets.token_urlsafe(32),
-        )
+    def _save_state(self, state: _State) -> _State:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         tmp = self._state_file.with_suffix(".json.tmp")
         # The file holds the token secret: readable by the owner only.
@@ -245,6 +172,19 @@ class LocalStack:
         with os.fdopen(fd, "w") as handle:
             json.dump({"version": _STATE_VERSION, **asdict(state)}, handle, indent=2)
         os.replace(tmp, self._state_file)
+        return state
+
+    def _create_state(self) -> _State:
+        kafka_port, controller_port, redis_port, web_port, metrics_port = ports.pick_free_ports(5)
+        state = self._save_state(_State(
+            kafka_version=self.kafka_version,
+            kafka_port=kafka_port,
+            controller_port=controller_port,
+            redis_port=redis_port,
+            web_port=web_port,
+            worker_metrics_port=metrics_port,
+            token_secret=secrets.token_urlsafe(32),
+        ))
         self._log(f"new run folder {self.run_dir}: ports and secret saved in {self._state_file}")
         return state
 
@@ -263,6 +203,10 @@ class LocalStack:
         """Return the running redis-server's pid, or None."""
         return self._redis.pid()
 
+    def prometheus_pid(self) -> int | None:
+        """Return the running Prometheus' pid, or None."""
+        return self._prometheus.pid()
+
     def status(self) -> StackStatus:
         """Return the saved addresses (None if never up) and which processes run."""
         state = self._read_state()
@@ -270,10 +214,11 @@ class LocalStack:
             addresses=state.addresses() if state else None,
             kafka_running=self.kafka_pid() is not None,
             redis_running=self.redis_pid() is not None,
+            prometheus_running=self.prometheus_pid() is not None,
         )
 
-    def up(self, *, timeout_s: float = 120.0) -> StackAddresses:
-        """Start whatever is not running and wait until Kafka and Redis both answer."""
+    def up(self, *, timeout_s: float = 120.0, with_prometheus: bool = False) -> StackAddresses:
+        """Start whatever is not running and wait until every service answers."""
         deadline = time.monotonic() + timeout_s
         self.run_dir.mkdir(parents=True, exist_ok=True)
         with kafka.file_lock(self.run_dir / "stack.lock"):
@@ -283,10 +228,18 @@ class LocalStack:
                     f"{self.run_dir} holds Kafka {state.kafka_version} storage, not "
                     f"{self.kafka_version}; run `stack down` and delete {self.run_dir}"
                 )
+            if with_prometheus and state.prometheus_port is None:
+                (port,) = ports.pick_free_ports(1, exclude=state.ports())
+                state = self._save_state(replace(state, prometheus_port=port))
+            prepared = self._prepare_prometheus(state) if with_prometheus else None
             kafka_pid, redis_pid = self.kafka_pid(), self.redis_pid()
-            self._check_ports(
-                state, kafka_running=kafka_pid is not None, redis_running=redis_pid is not None
-            )
+            prometheus_pid = self.prometheus_pid() if with_prometheus else None
+            # Ports of the services about to start must be free.
+            wanted = [] if kafka_pid else [state.kafka_port, state.controller_port]
+            wanted += [] if redis_pid else [state.redis_port]
+            if prepared is not None and prometheus_pid is None and state.prometheus_port:
+                wanted.append(state.prometheus_port)
+            self._check_ports(wanted)
             started: list[int] = []
             if kafka_pid is None:
                 kafka_pid = self._start_kafka(state)
@@ -301,18 +254,22 @@ class LocalStack:
                 self._wait_ready(
                     self._kafka, kafka_pid, deadline, lambda: kafka.kafka_answers(state.kafka_port)
                 )
+                if prepared is not None:
+                    started += self._run_prometheus(state, *prepared, prometheus_pid, deadline)
             except StackError:
                 # Half-started servers would hold the ports and confuse the next `up`.
                 self._log(f"startup failed; stopping what this attempt started in {self.run_dir}")
-                self._stop_pids([p for p in started if _alive(p)], 10.0)
+                stop_pids([p for p in started if alive(p)], 10.0, self._log)
                 raise
         addrs = state.addresses()
         self._log(f"stack up: Kafka {addrs.kafka_bootstrap}, Redis {addrs.redis_url}")
+        if with_prometheus:
+            base = addrs.prometheus_url
+            self._log(f"Prometheus {base}/ (alerts as JSON: {base}/api/v1/alerts)")
         return addrs
 
-    def _check_ports(self, state: _State, *, kafka_running: bool, redis_running: bool) -> None:
-        kafka_ports = [] if kafka_running else [state.kafka_port, state.controller_port]
-        busy = ports.taken_ports(kafka_ports + ([] if redis_running else [state.redis_port]))
+    def _check_ports(self, wanted: list[int]) -> None:
+        busy = ports.taken_ports(wanted)
         if busy:
             raise StackError(
                 f"saved port(s) {', '.join(map(str, busy))} on {LOOPBACK} are taken by another "
@@ -346,12 +303,50 @@ class LocalStack:
         )
         return pid
 
+    def _prepare_prometheus(self, state: _State) -> tuple[str, Path]:
+        """Find the tools and rules and write a config promtool accepts, before any start."""
+        rules = self.rules_file or prometheus.repo_rules_file()
+        if rules is None or not rules.is_file():
+            raise StackError(
+                f"alert rules not found ({rules or prometheus.RULES_RELATIVE} is missing, e.g. "
+                "in an install without the source tree); pass --rules PATH to "
+                f"{prometheus.RULES_RELATIVE.name} of the ocop-live repository"
+            )
+        tools = prometheus.ensure_tools(self._log)
+        config = prometheus.write_config(
+            self._prometheus_dir,
+            worker_metrics_port=state.worker_metrics_port,
+            web_port=state.web_port,
+            rules_file=rules,
+        )
+        prometheus.check_config(tools.promtool, config)
+        return tools.prometheus, config
+
+    def _run_prometheus(
+        self, state: _State, binary: str, config: Path, pid: int | None, deadline: float
+    ) -> list[int]:
+        """Start Prometheus, or make a running one reload; return the pids started."""
+        port = state.prometheus_port
+        if port is None:
+            raise StackError(f"{self._state_file} has no Prometheus port; delete the run folder")
+        if pid is not None:
+            # A running Prometheus rereads its config and rules on SIGHUP.
+            os.kill(pid, signal.SIGHUP)
+            self._log(f"Prometheus (pid {pid}) reloaded {config}")
+            return []
+        pid = self._prometheus.start(prometheus.command(binary, config, port=port))
+        self._log(f"started Prometheus (pid {pid}) on {LOOPBACK}:{port}; config {config}")
+        self._wait_ready(
+            self._prometheus, pid, deadline, lambda: prometheus.prometheus_answers(port)
+        )
+        return [pid]
+
     def _wait_ready(
-        self, service: _Service, pid: int, deadline: float, answers: Callable[[], bool]
+        self, service: Service, pid: int, deadline: float, answers: Callable[[], bool]
     ) -> None:
         began = time.monotonic()
         while True:
-            if not _alive(pid):
+            if not alive(pid):
                 raise StackError(
                     f"{service.name} (pid {pid}) exited during startup; fix the cause below, "
                     f"then run `stack up` again.\n{service.log_tail()}"
@@ -366,31 +361,17 @@ class LocalStack:
                 )
             time.sleep(0.25)
 
-    def _stop_pids(self, pids: list[int], timeout_s: float) -> None:
-        for pid in pids:
-            # The process may have exited on its own since it was looked up.
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout_s
-        for pid in pids:
-            if not _wait_gone(pid, max(0.0, deadline - time.monotonic())):
-                self._log(f"pid {pid} ignored SIGTERM for {timeout_s:.0f}s; sending SIGKILL")
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-                if not _wait_gone(pid, 10.0):
-                    raise StackError(f"pid {pid} survived SIGKILL; check it with `ps -p {pid}`")
-
     def down(self, *, timeout_s: float = 30.0) -> None:
-        """Stop both servers (SIGTERM, then SIGKILL after ``timeout_s``); a no-op if stopped."""
+        """Stop every server (SIGTERM, then SIGKILL after ``timeout_s``); a no-op if stopped."""
         if not self.run_dir.is_dir():
             return
         with kafka.file_lock(self.run_dir / "stack.lock"):
-            running = [(s, s.pid()) for s in (self._kafka, self._redis)]
+            running = [(s, s.pid()) for s in (self._prometheus, self._kafka, self._redis)]
             pids = [pid for _, pid in running if pid is not None]
             for service, pid in running:
                 if pid is not None:
                     self._log(f"stopping {service.name} (pid {pid})")
-            self._stop_pids(pids, timeout_s)
+            stop_pids(pids, timeout_s, self._log)
             for service, _ in running:
                 service.pid_file.unlink(missing_ok=True)
         if pids:

@@ -8,7 +8,7 @@ import random
 import shutil
 import socket
 import subprocess
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 LOOPBACK = "127.0.0.1"
@@ -97,18 +97,24 @@ def taken_ports(ports: Iterable[int], host: str = LOOPBACK) -> list[int]:
     return [p for p in ports if not is_port_free(p, host)]
 
 
-def ensure_command(command: str, package: str, log: Callable[[str], None]) -> str:
+def ensure_command(
+    command: str,
+    package: str,
+    log: Callable[[str], None],
+    *,
+    apt_options: Sequence[str] = (),
+) -> str:
     """Return the path of ``command``, installing its Debian package first when root."""
     found = shutil.which(command)
     if found:
         return found
-    install = f"apt-get install -y -qq {package}"
+    install = " ".join(["apt-get install -y -qq", *apt_options, package])
     apt_get = shutil.which("apt-get")
     if os.geteuid() != 0 or apt_get is None:
         raise StackError(f"`{command}` is not on PATH; install it with: sudo {install}")
     log(f"`{command}` is missing; installing Debian package {package}")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    argv = [apt_get, "install", "-y", "-qq", package]
+    argv = [apt_get, "install", "-y", "-qq", *apt_options, package]
     # A fresh machine often has no package index yet; refresh only when that is the cause.
     if subprocess.run(argv, env=env, check=False).returncode != 0:  # noqa: S603 - fixed argv
         subprocess.run([apt_get, "update", "-qq"], env=env, check=False)  # noqa: S603 - fixed argv

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ocop_live.stack import ports
+from ocop_live.stack import ports, prometheus
 from ocop_live.stack.ports import StackError
 
 
@@ -106,3 +106,15 @@ def test_ensure_command_without_root_names_the_install_command(
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     with pytest.raises(StackError, match=r"sudo apt-get install -y -qq some-package"):
         ports.ensure_command("surely-not-a-command-xyz", "some-package", lambda _msg: None)
+
+
+def test_promtool_without_root_names_the_exact_install_command(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(StackError) as failure:
+        prometheus.ensure_tools(lambda _msg: None)
+    assert str(failure.value).endswith(
+        "sudo apt-get install -y -qq --no-install-recommends prometheus"
+    )

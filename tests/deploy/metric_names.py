@@ -1,0 +1,31 @@
+"""The sample names every declared metric of ``ocop_live.metrics`` exposes."""
+
+from __future__ import annotations
+
+import re
+
+from prometheus_client.metrics import MetricWrapperBase
+
+from ocop_live import metrics
+
+_SUFFIXES = {
+    "counter": ("_total", "_created"),
+    "gauge": ("",),
+    "histogram": ("_bucket", "_count", "_sum", "_created"),
+}
+OCOP_NAME = re.compile(r"\bocop_[a-z0-9_]+\b")
+
+
+def declared_samples() -> set[str]:
+    """Every ``ocop_*`` sample name a process can expose, from the declarations."""
+    names: set[str] = set()
+    for value in vars(metrics).values():
+        if isinstance(value, MetricWrapperBase):
+            for family in value.describe():
+                names.update(family.name + suffix for suffix in _SUFFIXES[family.type])
+    return names
+
+
+def undeclared(expr: str) -> set[str]:
+    """The ``ocop_*`` names used in a PromQL expression that no declaration exposes."""
+    return set(OCOP_NAME.findall(expr)) - declared_samples()

@@ -1,0 +1,177 @@
+"""docker-compose.yml, the Dockerfile and the files they mount, checked without Docker."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from ocop_live.cli import main
+from ocop_live.settings import Settings
+from tests.deploy import promtool
+
+REPO = promtool.REPO
+COMPOSE = REPO / "docker-compose.yml"
+DOCKERFILE = REPO / "Dockerfile"
+PROMETHEUS_CONFIG = promtool.DEPLOY / "prometheus" / "prometheus.compose.yml"
+ALERTMANAGER_CONFIG = promtool.DEPLOY / "alertmanager" / "alertmanager.yml"
+# Where each stateful service keeps its data; a container restart must not lose it.
+STATE = {
+    "kafka": "/var/lib/kafka/data",
+    "redis": "/data",
+    "prometheus": "/prometheus",
+    "alertmanager": "/alertmanager",
+    "grafana": "/var/lib/grafana",
+}
+
+
+def _yaml(path: Path) -> Any:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def _services() -> dict[str, dict[str, Any]]:
+    services: dict[str, dict[str, Any]] = _yaml(COMPOSE)["services"]
+    return services
+
+
+def _env(service: str) -> dict[str, str]:
+    return {str(k): str(v) for k, v in _services()[service].get("environment", {}).items()}
+
+
+def _mounts(service: str) -> list[tuple[str, str]]:
+    pairs = []
+    for volume in _services()[service].get("volumes", []):
+        source, target = volume.split(":")[:2]
+        pairs.append((source, target))
+    return pairs
+
+
+def _port(url: str) -> int:
+    match = re.search(r":(\d+)/", url)
+    assert match, url
+    return int(match.group(1))
+
+
+def test_the_stack_has_every_service() -> None:
+    assert set(_services()) == {"kafka", "redis", "worker", "web", "prometheus",
+                                "alertmanager", "grafana"}
+    assert _services()["kafka"]["image"] == "apache/kafka:4.0.0"
+
+
+@pytest.mark.parametrize("name", sorted(_services()))
+def test_every_service_is_complete(name: str) -> None:
+    service = _services()[name]
+    assert "image" in service or "build" in service
+    assert service.get("ports") or service.get("expose")
+    assert service.get("environment")
+    check = service["healthcheck"]
+    assert check["test"][0] in {"CMD", "CMD-SHELL"}
+    assert {"interval", "timeout", "retries"} <= set(check)
+    for dependency in service.get("depends_on", {}):
+        assert dependency in _services()
+
+
+@pytest.mark.parametrize("name", sorted(STATE))
+def test_state_lives_in_named_volumes(name: str) -> None:
+    declared = _yaml(COMPOSE)["volumes"]
+    volumes = {target: source for source, target in _mounts(name)}
+    assert STATE[name] in volumes, f"{name} keeps its data in {STATE[name]}"
+    assert volumes[STATE[name]] in declared
+
+
+def test_kafka_and_redis_persist_where_the_volumes_are() -> None:
+    assert _env("kafka")["KAFKA_LOG_DIRS"] == STATE["kafka"]
+    command = _services()["redis"]["command"]
+    assert command[command.index("--appendonly") + 1] == "yes"
+
+
+def test_every_ocop_variable_is_a_setting_and_valid() -> None:
+    fields = {f"OCOP_{name.upper()}" for name in Settings.model_fields}
+    for name in _services():
+        env = {k: v for k, v in _env(name).items() if k.startswith("OCOP_")}
+        assert set(env) <= fields, (name, set(env) - fields)
+        if env:
+            Settings(**{k.removeprefix("OCOP_").lower(): v for k, v in env.items()})
+
+
+def test_every_mounted_file_exists() -> None:
+    for name in _services():
+        for source, _ in _mounts(name):
+            if source.startswith("."):
+                assert (REPO / source).exists(), f"{name} mounts missing {source}"
+
+
+def test_app_services_run_cli_commands_on_their_ports() -> None:
+    for name, port_setting in (("worker", "OCOP_WORKER_METRICS_PORT"), ("web", "OCOP_WEB_PORT")):
+        service = _services()[name]
+        assert service["build"] == "."
+        assert service["command"][0] in main.commands
+        port = int(_env(name)[port_setting])
+        assert _port(service["healthcheck"]["test"][-1]) == port
+        assert _env(name)["OCOP_WEB_HOST"] == "0.0.0.0"  # noqa: S104 - inside the container
+
+
+def test_workers_scale_out() -> None:
+    worker = _services()["worker"]
+    assert worker["deploy"]["replicas"] >= 2
+    # Replicas cannot share a fixed name or a published host port.
+    assert "container_name" not in worker
+    assert "ports" not in worker
+
+
+def test_dockerfile_installs_the_package_with_the_readme_entry_point() -> None:
+    scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
+    lines = DOCKERFILE.read_text().splitlines()
+    assert any(re.match(r"RUN pip install .*\s\.$", line) for line in lines)
+    (entrypoint,) = [line for line in lines if line.startswith("ENTRYPOINT")]
+    program = entrypoint.split('"')[1]
+    assert program in scripts
+    assert scripts[program] == "ocop_live.cli:main"
+    assert f"`{program} worker`" in (REPO / "README.md").read_text(encoding="utf-8")
+    for package in ("ocop_live", "streams", "consumers", "web"):
+        assert f"COPY {package} {package}" in lines
+
+
+def test_prometheus_finds_every_worker_replica_by_dns() -> None:
+    config = _yaml(PROMETHEUS_CONFIG)
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    for job, service, port_setting in (("ocop-worker", "worker", "OCOP_WORKER_METRICS_PORT"),
+                                       ("ocop-web", "web", "OCOP_WEB_PORT")):
+        (discovery,) = jobs[job]["dns_sd_configs"]
+        assert discovery["names"] == [service]
+        assert discovery["port"] == int(_env(service)[port_setting])
+    mounts = dict(_mounts("prometheus"))
+    assert mounts["./deploy/prometheus/alerts.yml"] in config["rule_files"]
+    assert mounts["./deploy/prometheus/prometheus.compose.yml"] == "/etc/prometheus/prometheus.yml"
+    (manager,) = config["alerting"]["alertmanagers"]
+    assert manager["static_configs"][0]["targets"] == ["alertmanager:9093"]
+
+
+def test_promtool_accepts_the_compose_config(tmp_path: Path) -> None:
+    config = _yaml(PROMETHEUS_CONFIG)
+    # The container sees the rules at /etc/prometheus; here they are in the repository.
+    config["rule_files"] = [str(promtool.RULES)]
+    path = tmp_path / "prometheus.yml"
+    path.write_text(yaml.safe_dump(config))
+    code, output = promtool.run("check", "config", str(path))
+    assert code == 0, output
+
+
+def test_alertmanager_routes_and_inhibitions_name_real_alerts() -> None:
+    config = _yaml(ALERTMANAGER_CONFIG)
+    receivers = {receiver["name"] for receiver in config["receivers"]}
+    route = config["route"]
+    assert route["receiver"] in receivers
+    assert all(child["receiver"] in receivers for child in route.get("routes", []))
+    alerts = {rule["alert"] for group in _yaml(promtool.RULES)["groups"]
+              for rule in group["rules"]}
+    for inhibition in config["inhibit_rules"]:
+        for matcher in inhibition["source_matchers"] + inhibition["target_matchers"]:
+            pattern = re.fullmatch(r'alertname=~?"([^"]+)"', matcher)
+            assert pattern, matcher
+            names = set(pattern.group(1).split("|"))
+            assert names <= alerts, names - alerts
