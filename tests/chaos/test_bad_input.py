@@ -51,6 +51,7 @@ async def test_hostile_corpus_is_dead_lettered_and_good_events_count_exactly(
             await good
         finally:
             await producer.stop()
+        run.faults = HOSTILE
         outcome = await finish(run, pool, "hostile corpus (10,000 records)", truth=truth,
                                expected_letters=truth["dead_letters"] + HOSTILE,
                                faults_done_at=time.monotonic())
