@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: setup lint test alerts chaos demo stack-up stack-down clean
+.PHONY: setup lint test alerts chaos bench demo stack-up stack-down clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ chaos: setup
 	rm -f .run/chaos-report.md && mkdir -p .run
 	OCOP_CHAOS=full OCOP_CHAOS_REPORT=.run/chaos-report.md $(BIN)/python -m pytest tests/chaos
 	cat .run/chaos-report.md
+
+# The benchmark harness (bench/): BENCH_QUICK=1 for the short mode, BENCH_RUNS, BENCH_SOAK_S.
+bench: setup
+	$(BIN)/python -m pip install -q -e '.[bench]'
+	$(BIN)/python -m bench
 
 demo: setup
 	bash scripts/demo.sh

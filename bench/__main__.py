@@ -1,0 +1,5 @@
+"""``python -m bench``: run every scenario and write bench/results/."""
+
+from bench.run import main
+
+main()

@@ -1,0 +1,176 @@
+"""The results file: bench/results/results.md, rendered from figures in one pure function."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from bench.targets import TARGETS, Results, Verdict, judge
+
+# (scenario, figure, label, unit, scale) rows of the main table, in reading order.
+ROWS: Sequence[tuple[str, str, str, str, float]] = (
+    ("ceiling.single", "events_s", "ceiling (getmany + json.loads), 1 event/message",
+     "events/s", 1),
+    ("floor.single", "events_s", "faust floor (do-nothing take_events), 1 event/message",
+     "events/s", 1),
+    ("pipeline.single", "events_s", "pipeline, 1 event/message", "events/s", 1),
+    ("pipeline.single_quiet", "events_s", "pipeline, 1 event/message, metrics off", "events/s", 1),
+    ("naive", "events_s", "naive (one awaited HINCRBY per event)", "events/s", 1),
+    ("ceiling.envelopes", "events_s", "ceiling, envelopes", "events/s", 1),
+    ("floor.envelopes", "events_s", "faust floor, envelopes", "events/s", 1),
+    ("pipeline.envelopes", "events_s", "pipeline, envelopes", "events/s", 1),
+    ("floor.single", "cpu_per_1k", "faust floor CPU, 1 event/message", "CPU ms / 1k events", 1000),
+    ("pipeline.single", "cpu_per_1k", "worker CPU, 1 event/message", "CPU ms / 1k events", 1000),
+    ("pipeline.envelopes", "cpu_per_1k", "worker CPU, envelopes", "CPU ms / 1k events", 1000),
+    ("naive", "cpu_per_1k", "naive CPU", "CPU ms / 1k events", 1000),
+    ("pipeline.single", "round_trips_per_event", "Redis round trips, 1 event/message",
+     "per event", 1),
+    ("pipeline.envelopes", "round_trips_per_event", "Redis round trips, envelopes", "per event", 1),
+    ("pipeline.single", "commands_per_event", "Redis commands (Lua inner ones included), "
+     "1 event/message", "per event", 1),
+    ("pipeline.envelopes", "commands_per_event", "Redis commands, envelopes", "per event", 1),
+    ("pipeline.single", "batch_messages_mean", "messages per worker batch, 1 event/message",
+     "messages", 1),
+    ("freshness", "rate", "paced load (70 % of the pipeline's 1 event/message rate)",
+     "events/s", 1),
+    ("freshness", "applied_p50_ms", "event time → applied in Redis, p50", "ms", 1),
+    ("freshness", "applied_p99_ms", "event time → applied in Redis, p99", "ms", 1),
+    ("freshness", "screen_p50_ms", "event time → on a board screen, p50", "ms", 1),
+    ("freshness", "screen_p99_ms", "event time → on a board screen, p99", "ms", 1),
+    ("freshness", "delivery_p99_ms", "server_time → screen (delivery only), p99", "ms", 1),
+    ("freshness", "worker_cpu_share", "worker CPU at that load", "% of a core", 100),
+    ("freshness.half", "rate", "half that load", "events/s", 1),
+    ("freshness.half", "applied_p50_ms", "at half load: event time → applied in Redis, p50",
+     "ms", 1),
+    ("freshness.half", "applied_p99_ms", "at half load: event time → applied in Redis, p99",
+     "ms", 1),
+    ("freshness.half", "screen_p50_ms", "at half load: event time → on a screen, p50", "ms", 1),
+    ("freshness.half", "screen_p99_ms", "at half load: event time → on a screen, p99", "ms", 1),
+    ("freshness.half", "worker_cpu_share", "at half load: worker CPU", "% of a core", 100),
+    ("fanout", "clients", "fan-out screens (host pages among them)", "clients", 1),
+    ("fanout", "host_clients", "… of which host pages", "clients", 1),
+    ("fanout", "updates_per_s", "updates per board screen", "per s", 1),
+    ("fanout", "board_p50_ms", "fan-out delivery to board screens, p50", "ms", 1),
+    ("fanout", "board_p99_ms", "fan-out delivery to board screens, p99", "ms", 1),
+    ("fanout", "host_p99_ms", "fan-out delivery to host pages, p99", "ms", 1),
+    ("fanout", "web_cpu_share", "web process CPU during fan-out", "% of a core", 100),
+    ("fanout", "build_ms_mean", "fan-out: board rebuild (read Redis + build), mean", "ms", 1),
+    ("fanout", "broadcast_ms_mean", "fan-out: one broadcast to every screen, mean", "ms", 1),
+    ("flash", "spike_asked", "flash sale: spike asked", "events/s", 1),
+    ("flash", "spike_reached", "flash sale: spike the producer reached", "events/s", 1),
+    ("flash", "max_lag_s", "flash sale: worst lag", "s", 1),
+    ("flash", "recover_s", "flash sale: spike end → lag < 1 s", "s", 1),
+    ("flash", "recover_floor_s", "flash sale: shortest possible drain of its backlog", "s", 1),
+    ("recovery", "takeover_s", "SIGKILL → new worker applies again", "s", 1),
+    ("recovery", "recover_s", "SIGKILL → lag < 1 s", "s", 1),
+    ("recovery", "max_lag_s", "SIGKILL: worst lag", "s", 1),
+    ("soak", "seconds", "soak length", "s", 1),
+    ("soak", "worker_rss_growth", "soak: worker RSS growth", "%", 100),
+    ("soak", "worker_rss_end_mb", "soak: worker RSS at the end", "MiB", 1),
+    ("soak", "web_rss_growth", "soak: web RSS growth", "%", 100),
+    ("soak", "web_rss_end_mb", "soak: web RSS at the end", "MiB", 1),
+    ("soak", "redis_memory_growth", "soak: Redis used_memory growth", "%", 100),
+    ("soak", "lag_p99_s", "soak: lag p99", "s", 1),
+)
+
+
+@dataclass(slots=True)
+class Meta:
+    """Everything the results file states besides figures."""
+
+    command: str
+    started: str
+    minutes: float
+    runs: int
+    quick: bool
+    versions: Mapping[str, str] = field(default_factory=dict)
+    accelerations: Mapping[str, str] = field(default_factory=dict)
+    machine: Mapping[str, str] = field(default_factory=dict)
+    settings: Mapping[str, str] = field(default_factory=dict)
+    profiles: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    notes: Mapping[str, str] = field(default_factory=dict)
+    plots: Sequence[str] = ()
+
+
+def number(value: float, scale: float = 1.0) -> str:
+    """A figure for a table: thousands separated, a sensible number of digits."""
+    if math.isnan(value):
+        return "-"
+    if math.isinf(value):
+        return "never (bounded)"
+    v = value * scale
+    if abs(v) >= 1000:
+        return f"{v:,.0f}"
+    if abs(v) >= 10:
+        return f"{v:.1f}"
+    if abs(v) >= 0.1:
+        return f"{v:.2f}"
+    return f"{v:.4f}"
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A Markdown table; pipes inside cells are escaped."""
+    def line(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+    return "\n".join([line(header), line(["---"] * len(header)), *map(line, rows)])
+
+
+def _figure_rows(results: Results) -> list[list[str]]:
+    rows = []
+    for scenario, name, label, unit, scale in ROWS:
+        runs = results.per_run(scenario, name)
+        value = results.median(scenario, name)
+        if math.isnan(value) and not runs:
+            continue
+        each = ", ".join(number(v, scale) for v in runs) if len(runs) > 1 else ""
+        rows.append([label, number(value, scale), unit, each])
+    return rows
+
+
+def _verdict_rows(verdicts: Sequence[Verdict]) -> list[list[str]]:
+    mark = {True: "met", False: "**missed**", None: "not measured"}
+    return [[v.target.text, v.shown(), v.shown(v.target.limit), mark[v.met], v.margin()]
+            for v in verdicts]
+
+
+def render(results: Results, meta: Meta) -> str:
+    """The whole results.md."""
+    verdicts = [judge(t, results) for t in TARGETS]
+    mode = "quick mode (BENCH_QUICK=1)" if meta.quick else "full mode"
+    parts = [
+        "# ocop-live benchmark results",
+        f"Run {meta.started}, {mode}, {meta.runs} run(s) of the repeated scenarios, "
+        f"{meta.minutes:.1f} minutes in all. Command: `{meta.command}`.",
+        "Every figure is the median over runs (each run's values follow it); every ratio "
+        "is formed inside one run, both sides measured minutes apart on this machine, "
+        "then the median is taken. Flash sale, worker kill and soak run once.",
+        "## Targets",
+        table(["target", "measured", "limit", "verdict", "margin"], _verdict_rows(verdicts)),
+    ]
+    missed = [v for v in verdicts if v.met is False and v.target.key in meta.notes]
+    if missed:
+        parts.append("### Why the missed targets are missed")
+        parts += [f"- **{v.target.text}**: {meta.notes[v.target.key]}" for v in missed]
+    parts += [
+        "## Figures",
+        table(["figure", "median", "unit", "each run"], _figure_rows(results)),
+    ]
+    for name, shares in meta.profiles.items():
+        top = sorted(shares.items(), key=lambda kv: -kv[1])[:12]
+        parts += [f"## Worker profile (py-spy): {name}",
+                  table(["where", "share of samples"], [[k, f"{v:.1%}"] for k, v in top])]
+    parts += [
+        "## Versions",
+        table(["component", "version"], sorted(meta.versions.items())),
+        "## Accelerations",
+        table(["speed-up", "state"], sorted(meta.accelerations.items())),
+        "## Settings",
+        table(["setting", "value"], sorted(meta.settings.items())),
+        "## Machine",
+        table(["", ""], sorted(meta.machine.items())),
+    ]
+    if meta.plots:
+        parts += ["## Plots", "\n".join(f"![{p}]({p})" for p in meta.plots)]
+    return "\n\n".join(parts) + "\n"

@@ -1,0 +1,261 @@
+"""``python -m bench``: bring the stack up, run every scenario, write results and plots."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench import plots, versions
+from bench.config import BenchConfig
+from bench.context import Context, Figures
+from bench.live import Rig
+from bench.notes import why_missed
+from bench.prefill import Prefilled, envelopes, fair_messages, now_ms, prefill, singles
+from bench.profiler import summarize, summarize_inclusive, top_functions
+from bench.redisprobe import RedisProbe
+from bench.report import Meta, render
+from bench.scenarios import ceiling, floor, naive, pipeline
+from bench.scenarios.fanout import fanout
+from bench.scenarios.flash import flash_sale
+from bench.scenarios.freshness import freshness
+from bench.scenarios.recovery import worker_killed
+from bench.scenarios.soak import soak
+from bench.targets import Results
+from bench.throughput import Throughput
+from bench.topics import delete_topics, scenario_settings
+from ocop_live.settings import Settings
+from ocop_live.stack import LocalStack
+
+# Inclusive shares worth knowing when tuning streams/ (a frame's file or function).
+HOT_SPOTS = ("streams/core/", "streams/store.py", "encode_batch", "streams/pipeline.py",
+             "prometheus_client", "_observe_lag", "msgspec", "take_events")
+
+
+@dataclass(slots=True)
+class Raw:
+    """Samples kept for the plots (figures alone lose the distributions)."""
+
+    screen_ms: list[float] = field(default_factory=list)
+    half_screen_ms: list[float] = field(default_factory=list)
+    delivery_ms: list[float] = field(default_factory=list)
+    fanout: dict[str, Any] = field(default_factory=dict)
+    lag: list[tuple[float, float]] = field(default_factory=list)
+    kill_lag: list[tuple[float, float]] = field(default_factory=list)
+    marks: dict[str, float] = field(default_factory=dict)
+    spans: dict[str, tuple[float, float]] = field(default_factory=dict)
+    memory: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+
+
+def _figures(measured: Throughput) -> Figures:
+    return measured.to_json() | {"events_s": measured.events_per_s,
+                                 "cpu_per_1k": measured.cpu_per_1k}
+
+
+async def _throughput(ctx: Context, data: Mapping[str, Prefilled],
+                      tags: Mapping[str, str]) -> dict[str, Figures]:
+    """One run of every pre-filled scenario, each consumer in a process of its own."""
+    out: dict[str, Figures] = {}
+    for name in ("single", "envelopes"):
+        ctx.log(f"ceiling, {name}")
+        out[f"ceiling.{name}"] = _figures(ceiling.measure(ctx, data[name]))
+        ctx.log(f"faust floor, {name}")
+        out[f"floor.{name}"] = _figures(
+            await floor.measure(ctx, data[name], source_tag=tags[name]))
+        ctx.log(f"pipeline, {name}")
+        out[f"pipeline.{name}"] = await pipeline.run_worker(
+            ctx, data[name], source_tag=tags[name], name=f"pipe-{name}")
+    ctx.log("pipeline, 1 event/message, metrics off")
+    out["pipeline.single_quiet"] = await pipeline.run_worker(
+        ctx, data["single"], source_tag=tags["single"], name="pipe-quiet",
+        module=pipeline.QUIET_WORKER)
+    ctx.log("naive baseline")
+    out["naive"] = _figures(naive.measure(ctx, data["single"]))
+    return out
+
+
+async def _live(ctx: Context, rate: float, raw: Raw) -> dict[str, Figures]:
+    """Freshness at ``rate`` and at half of it, then fan-out, on one rig.
+
+    The half-load point tells batching delay from saturation: what is left at half the
+    load is the design's own latency.
+    """
+    async with Rig(ctx, "live", rate=rate) as rig:
+        ctx.log(f"freshness at {rate:,.0f} events/s")
+        fresh, timings = await freshness(ctx, rig, rate=rate)
+        raw.screen_ms, raw.delivery_ms = timings.freshness_ms, timings.delivery_ms
+        ctx.log(f"freshness at {rate / 2:,.0f} events/s")
+        await rig.set_load([(0.0, rate / 2)])
+        half, timings = await freshness(ctx, rig, rate=rate / 2)
+        raw.half_screen_ms = timings.freshness_ms
+        ctx.log(f"fan-out: {ctx.config.fanout_clients} screens")
+        await rig.set_load([(0.0, min(ctx.config.fanout_rate, rate))])
+        spread, raw.fanout = await fanout(ctx, rig)
+    return {"freshness": fresh, "freshness.half": half, "fanout": spread}
+
+
+async def _once(ctx: Context, capacity: float, raw: Raw) -> dict[str, Figures]:
+    """Flash sale and worker kill on one rig, then the soak on a fresh one."""
+    base = ctx.config.load_share * capacity
+    out: dict[str, Figures] = {}
+    async with Rig(ctx, "flash", rate=base) as rig:
+        ctx.log(f"flash sale over {base:,.0f} events/s")
+        out["flash"] = await flash_sale(ctx, rig, capacity=capacity)
+        raw.lag = [(s.t, s.lag_s) for s in rig.lag if not math.isnan(s.lag_s)]
+    raw.spans["flash sale"] = (out["flash"]["t_spike_start"], out["flash"]["t_spike_end"])
+    # A rig of its own: a flash-sale backlog still draining would be blamed on the kill.
+    async with Rig(ctx, "kill", rate=base) as rig:
+        ctx.log("worker SIGKILL")
+        out["recovery"] = await worker_killed(ctx, rig)
+        raw.kill_lag = [(s.t, s.lag_s) for s in rig.lag if not math.isnan(s.lag_s)]
+    raw.marks["worker killed"] = out["recovery"]["t_killed"]
+    async with Rig(ctx, "soak", rate=base) as rig:
+        ctx.log(f"soak for {ctx.config.soak_s:.0f} s")
+        out["soak"], series = await soak(ctx, rig)
+    raw.memory = {"worker RSS": series.worker_rss, "web RSS": series.web_rss,
+                  "Redis used_memory": series.redis_memory}
+    return out
+
+
+async def _profiles(ctx: Context, data: Mapping[str, Prefilled],
+                    tags: Mapping[str, str]) -> dict[str, dict[str, float]]:
+    """py-spy over the worker on each encoding (not counted in the figures)."""
+    found: dict[str, dict[str, float]] = {}
+    for name, label in (("single", "1 event per message"), ("envelopes", "envelopes")):
+        path = ctx.config.results_dir / f"profile-{name}.txt"
+        ctx.log(f"profiling the worker, {label}")
+        await pipeline.run_worker(ctx, data[name], source_tag=tags[name],
+                                  name=f"profile-{name}", profile=path)
+        if path.exists():
+            text = path.read_text()
+            found[f"{label}, self time by package"] = summarize(text) | {
+                f"incl. {k}": v for k, v in summarize_inclusive(text, HOT_SPOTS).items()}
+            found[f"{label}, hottest functions (self time)"] = top_functions(text)
+    return found
+
+
+async def bench(ctx: Context, results: Results, raw: Raw) -> dict[str, dict[str, float]]:
+    """Every scenario, in order; fills ``results`` and ``raw``, returns the profiles."""
+    config = ctx.config
+    ctx.log("generating the fair")
+    moment = now_ms()
+    single_msgs = fair_messages(config.single_events, seed=config.seed, now_ms=moment)
+    env_msgs = fair_messages(config.envelope_events, seed=config.seed + 1, now_ms=moment)
+    tags = {"single": ctx.tag("single"), "envelopes": ctx.tag("envelopes")}
+    data: dict[str, Prefilled] = {}
+    for name, records in (("single", list(singles(single_msgs))),
+                          ("envelopes", list(envelopes(env_msgs, config.envelope_size)))):
+        ctx.log(f"pre-filling {len(records):,} messages ({name})")
+        settings = scenario_settings(ctx.addrs, tags[name], partitions=config.partitions)
+        data[name] = await prefill(settings, records)
+    del single_msgs, env_msgs
+    try:
+        for run in range(config.runs):
+            ctx.log(f"run {run + 1} of {config.runs}")
+            figures = await _throughput(ctx, data, tags)
+            rate = config.load_share * figures["pipeline.single"]["events_s"]
+            figures |= await _live(ctx, rate, raw)
+            results.runs.append(figures)
+        capacity = results.median("pipeline.single", "events_s")
+        results.once = await _once(ctx, capacity, raw)
+        return await _profiles(ctx, data, tags)
+    finally:
+        await delete_topics(ctx.addrs.kafka_bootstrap,
+                            [t for d in data.values() for t in (d.views_topic, d.orders_topic)])
+
+
+def _settings_table(config: BenchConfig, settings: Settings) -> dict[str, str]:
+    return {
+        "OCOP_PARTITIONS": str(settings.partitions),
+        "OCOP_BATCH_MAX": str(settings.batch_max),
+        "OCOP_BATCH_WITHIN_S": str(settings.batch_within_s),
+        "OCOP_PUSH_INTERVAL_S": str(settings.push_interval_s),
+        "OCOP_HEARTBEAT_S": str(settings.heartbeat_s),
+        "OCOP_MAX_LATENESS_S": str(settings.max_lateness_s),
+        "pre-filled events, 1 event/message": f"{config.single_events:,}",
+        "pre-filled events, envelopes": f"{config.envelope_events:,}",
+        "events per envelope": str(config.envelope_size),
+        "naive baseline messages": f"{config.naive_messages:,}",
+        "paced load share": f"{config.load_share:.0%}",
+        "freshness window": f"{config.freshness_s:.0f} s",
+        "fan-out": (f"{config.fanout_clients} clients for {config.fanout_s:.0f} s at "
+                    f"≤ {config.fanout_rate:,.0f} events/s"),
+        "flash sale": f"{config.flash_factor:.0f}x for {config.flash_s:.0f} s",
+        "recovery bound": f"{config.recover_cap_s:.0f} s",
+        "soak": f"{config.soak_s:.0f} s",
+    }
+
+
+def _write(config: BenchConfig, results: Results, raw: Raw, meta: Meta) -> None:
+    out = config.results_dir
+    out.mkdir(parents=True, exist_ok=True)
+    plots.throughput(results, out / "throughput.png")
+    plots.cdf({"event time → screen, 70 % load": raw.screen_ms,
+               "event time → screen, 35 % load": raw.half_screen_ms,
+               "server_time → screen, 70 % load": raw.delivery_ms},
+              out / "freshness.png", title="Freshness (last run)", xlabel="ms")
+    if raw.fanout:
+        plots.cdf({"board screens": raw.fanout["board"]["quantiles"],
+                   "host pages": raw.fanout["host"]["quantiles"]},
+                  out / "fanout.png", title=f"Fan-out delivery, {raw.fanout['clients']} clients",
+                  xlabel="ms (receive - server_time)")
+    plots.lag(raw.lag, out / "flash.png", title="Flash sale under the paced load",
+              spans=raw.spans)
+    plots.lag(raw.kill_lag, out / "kill.png", title="Worker SIGKILLed under the paced load",
+              marks=raw.marks)
+    plots.memory(raw.memory, out / "soak.png")
+    meta.plots = [p for p in ("throughput.png", "freshness.png", "fanout.png", "flash.png",
+                              "kill.png", "soak.png") if (out / p).exists()]
+    (out / "results.md").write_text(render(results, meta))
+    (out / "results.json").write_text(json.dumps(
+        {"runs": results.runs, "once": results.once, "profiles": meta.profiles}, indent=1))
+
+
+def main() -> None:
+    """Entry point of ``python -m bench`` and ``make bench``."""
+    config = BenchConfig.from_env(os.environ)
+    started = time.time()
+    load_before = versions.load_average()
+    stack = LocalStack(run_dir=config.run_dir)
+    addrs = stack.up(timeout_s=300)
+    ctx = Context(config, addrs, log_dir=config.run_dir / "logs",
+                  stamp=dt.datetime.now().strftime("%H%M%S"))
+    results, raw = Results(), Raw()
+    try:
+        profiles = asyncio.run(bench(ctx, results, raw))
+        redis_version = asyncio.run(_redis_version(addrs.redis_url))
+    finally:
+        stack.down()
+    meta = Meta(
+        command=" ".join([*(f"{k}={os.environ[k]}" for k in ("BENCH_QUICK", "BENCH_RUNS",
+                                                               "BENCH_SOAK_S")
+                             if k in os.environ), "make bench"]),
+        started=dt.datetime.fromtimestamp(started).isoformat(timespec="seconds"),
+        minutes=(time.time() - started) / 60, runs=config.runs, quick=config.quick,
+        versions=versions.package_versions() | {"Apache Kafka": stack.kafka_version,
+                                                 "redis-server": redis_version},
+        accelerations=versions.accelerations(),
+        machine=versions.machine() | {"load average (1 min) at start / end":
+                                      f"{load_before} / {versions.load_average()}"},
+        settings=_settings_table(config, scenario_settings(addrs, "x",
+                                                           partitions=config.partitions)),
+        profiles=profiles,
+    )
+    meta.notes = why_missed(results, meta)
+    _write(config, results, raw, meta)
+    print(f"wrote {config.results_dir / 'results.md'} in {meta.minutes:.1f} min", file=sys.stderr)
+
+
+async def _redis_version(url: str) -> str:
+    probe = RedisProbe(url)
+    try:
+        return await probe.version()
+    finally:
+        await probe.close()

@@ -1,0 +1,1 @@
+"""One module per scenario; each returns flat figures (name → number) for the report."""

@@ -1,0 +1,98 @@
+import math
+
+import pytest
+
+from bench.stats import (
+    Scrape,
+    bucket_delta,
+    growth,
+    histogram_quantile,
+    median,
+    percentile,
+    ratio,
+)
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [([3.0], 3.0), ([1.0, 3.0], 2.0), ([5.0, 1.0, 3.0], 3.0), ([4.0, 1.0, 3.0, 2.0], 2.5)],
+)
+def test_median(values: list[float], expected: float) -> None:
+    assert median(values) == expected
+
+
+def test_median_of_nothing_is_nan() -> None:
+    assert math.isnan(median([]))
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"), [(0, 10.0), (50, 30.0), (99, 49.6), (100, 50.0), (25, 20.0)]
+)
+def test_percentile_interpolates(q: float, expected: float) -> None:
+    assert percentile([50.0, 10.0, 40.0, 20.0, 30.0], q) == pytest.approx(expected)
+
+
+def test_percentile_rejects_out_of_range() -> None:
+    with pytest.raises(ValueError, match="q=101"):
+        percentile([1.0], 101)
+
+
+@pytest.mark.parametrize(
+    ("top", "bottom", "expected"),
+    [(9.0, 10.0, 0.9), (1.0, 0.0, math.nan), (math.nan, 2.0, math.nan)],
+)
+def test_ratio(top: float, bottom: float, expected: float) -> None:
+    got = ratio(top, bottom)
+    assert (math.isnan(got) and math.isnan(expected)) or got == pytest.approx(expected)
+
+
+EXPOSITION = """\
+# HELP ocop_events_applied_total Events counted.
+# TYPE ocop_events_applied_total counter
+ocop_events_applied_total{topic="a.views"} 150.0
+ocop_events_applied_total{topic="a.orders"} 50.0
+ocop_freshness_applied_seconds_bucket{le="0.1"} 10.0
+ocop_freshness_applied_seconds_bucket{le="0.5"} 90.0
+ocop_freshness_applied_seconds_bucket{le="+Inf"} 100.0
+ocop_freshness_applied_seconds_count 100.0
+weird line without value
+"""
+
+
+def test_scrape_sums_over_labels_and_filters() -> None:
+    scrape = Scrape.parse(EXPOSITION)
+    assert scrape.total("ocop_events_applied_total") == 200.0
+    assert scrape.total("ocop_events_applied_total", topic="a.orders") == 50.0
+    assert scrape.total("absent_total") == 0.0
+
+
+def test_scrape_reads_histogram_buckets_in_order() -> None:
+    buckets = Scrape.parse(EXPOSITION).buckets("ocop_freshness_applied_seconds")
+    assert buckets == [(0.1, 10.0), (0.5, 90.0), (math.inf, 100.0)]
+
+
+def test_histogram_quantile_interpolates_like_prometheus() -> None:
+    buckets = [(0.1, 10.0), (0.5, 90.0), (math.inf, 100.0)]
+    assert histogram_quantile(buckets, 0.5) == pytest.approx(0.1 + 0.4 * 40 / 80)
+    assert histogram_quantile(buckets, 0.05) == pytest.approx(0.05)
+    # A rank in the +Inf bucket answers the highest finite bound.
+    assert histogram_quantile(buckets, 0.99) == 0.5
+
+
+def test_histogram_quantile_of_an_empty_histogram_is_nan() -> None:
+    assert math.isnan(histogram_quantile([(0.1, 0.0), (math.inf, 0.0)], 0.5))
+
+
+def test_bucket_delta_keeps_only_new_observations() -> None:
+    before = [(0.1, 5.0), (math.inf, 6.0)]
+    after = [(0.1, 7.0), (math.inf, 10.0)]
+    assert bucket_delta(before, after) == [(0.1, 2.0), (math.inf, 4.0)]
+
+
+def test_growth_compares_late_with_early_medians() -> None:
+    flat = [(float(t), 100.0) for t in range(100)]
+    rising = [(float(t), 100.0 + t) for t in range(101)]
+    assert growth(flat) == 0.0
+    # early window t in [10, 20] has median 115; late window t >= 90 has median 195.
+    assert growth(rising) == pytest.approx(195 / 115 - 1)
+    assert math.isnan(growth(flat[:5]))
