@@ -10,38 +10,25 @@ import argparse
 import asyncio
 import json
 import os
-import resource
 import time
-
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench.context import Context
 from bench.prefill import Prefilled
+from bench.scenarios.reader import Meter, from_start
 from bench.services import python_argv, run_json
 from bench.throughput import Throughput
 
 _DEADLINE_S = 600.0
 
 
-def cpu_now() -> float:
-    """This process' user + system CPU seconds (every thread)."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 async def consume(bootstrap: str, topics: list[str], partitions: int,
                   expected: int) -> Throughput:
     """Read ``expected`` messages from the start of ``topics`` and decode every value."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                                enable_auto_commit=False)
-    await consumer.start()
+    consumer = await from_start(bootstrap, topics, partitions)
     loads = json.loads
+    meter = Meter()
+    done = events = 0
     try:
-        tps = [TopicPartition(t, p) for t in topics for p in range(partitions)]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        done = events = 0
-        first: tuple[float, float, int, int] | None = None
         deadline = time.monotonic() + _DEADLINE_S
         while done < expected and time.monotonic() < deadline:
             batch = await consumer.getmany(timeout_ms=1000)
@@ -50,14 +37,10 @@ async def consume(bootstrap: str, topics: list[str], partitions: int,
                     value = loads(record.value)
                     events += len(value) if isinstance(value, list) else 1
                 done += len(records)
-            if first is None and done:
-                first = (time.perf_counter(), cpu_now(), done, events)
+            meter.tick(done, events)
     finally:
         await consumer.stop()
-    if first is None:
-        return Throughput(0, 0.0, 0.0, 0.0)
-    t0, c0, m0, e0 = first
-    return Throughput(done - m0, float(events - e0), time.perf_counter() - t0, cpu_now() - c0)
+    return meter.result(done, events)
 
 
 def main() -> None:

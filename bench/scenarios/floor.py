@@ -21,7 +21,7 @@ import faust
 
 from bench.context import Context
 from bench.prefill import Prefilled
-from bench.scenarios.ceiling import cpu_now
+from bench.scenarios.reader import cpu_now
 from bench.services import Service, ServiceError, python_argv, settings_env
 from bench.throughput import Throughput
 from bench.topics import scenario_settings

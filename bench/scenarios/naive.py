@@ -14,12 +14,11 @@ import json
 import os
 import time
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from redis.asyncio import Redis
 
 from bench.context import Context
 from bench.prefill import Prefilled
-from bench.scenarios.ceiling import cpu_now
+from bench.scenarios.reader import Meter, from_start
 from bench.services import python_argv, run_json
 from bench.throughput import Throughput
 
@@ -29,17 +28,12 @@ _DEADLINE_S = 600.0
 async def count(bootstrap: str, redis_url: str, topics: list[str], partitions: int,
                 expected: int) -> Throughput:
     """Count ``expected`` messages from the start of ``topics``, one command per event."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                                enable_auto_commit=False)
     redis = Redis.from_url(redis_url)
-    await consumer.start()
+    consumer = await from_start(bootstrap, topics, partitions)
     loads = json.loads
+    meter = Meter()
+    done = events = 0
     try:
-        tps = [TopicPartition(t, p) for t in topics for p in range(partitions)]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        done = events = 0
-        first: tuple[float, float, int, int] | None = None
         deadline = time.monotonic() + _DEADLINE_S
         while done < expected and time.monotonic() < deadline:
             batch = await consumer.getmany(timeout_ms=1000, max_records=500)
@@ -51,15 +45,11 @@ async def count(bootstrap: str, redis_url: str, topics: list[str], partitions: i
                         await redis.hincrby(f"naive:{event['session_id']}", field, 1)
                         events += 1
                     done += 1
-            if first is None and done:
-                first = (time.perf_counter(), cpu_now(), done, events)
+            meter.tick(done, events)
     finally:
         await consumer.stop()
         await redis.aclose()
-    if first is None:
-        return Throughput(0, 0.0, 0.0, 0.0)
-    t0, c0, m0, e0 = first
-    return Throughput(done - m0, float(events - e0), time.perf_counter() - t0, cpu_now() - c0)
+    return meter.result(done, events)
 
 
 def main() -> None:
