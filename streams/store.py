@@ -8,11 +8,12 @@ All shards of one faust batch go in one pipeline: one round trip per batch.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 from redis.asyncio import Redis
@@ -22,6 +23,8 @@ from streams.core.delta import GMV, VIEWERS_NOW, ShardDelta
 from streams.core.orders import OrderState
 from streams.core.state import SessionLive, ShardState
 from streams.core.windows import FAIR_TZ
+
+B = TypeVar("B", int, str)  # a time bucket: epoch-ms minute or YYYY-MM-DD day
 
 _encode = msgspec.json.Encoder().encode
 _SCRIPT = resources.files("streams").joinpath("apply.lua").read_text(encoding="utf-8")
@@ -113,20 +116,12 @@ def encode_batch(
     touched = sorted(delta.touched_sessions)
     if touched:
         b.add("sadd", keys.sessions(shard), touched)
-    for (minute, owner), counter in delta.minutes.items():
-        mkey = keys.minute(shard, minute)
-        for name, n in counter.items():
-            if n:
-                b.add("hincr", mkey, _bucket_field(owner, name), str(n))
-    for minute in {minute for minute, _ in delta.minutes}:
-        b.add("expireat", keys.minute(shard, minute), str(minute // 1000 + retention.minute_s))
-    for (day, owner), counter in delta.days.items():
-        dkey = keys.day(shard, day)
-        for name, n in counter.items():
-            if n:
-                b.add("hincr", dkey, _bucket_field(owner, name), str(n))
-    for day in {day for day, _ in delta.days}:
-        b.add("expireat", keys.day(shard, day), str(_day_expiry(day, retention)))
+    minute_keys = _add_buckets(b, delta.minutes, lambda m: keys.minute(shard, m))
+    for minute, key in minute_keys.items():
+        b.add("expireat", key, str(minute // 1000 + retention.minute_s))
+    day_keys = _add_buckets(b, delta.days, lambda d: keys.day(shard, d))
+    for day, key in day_keys.items():
+        b.add("expireat", key, str(_day_expiry(day, retention)))
     for pid, n in delta.product_units.items():
         if n:
             b.add("zincr", keys.product_units(shard), pid, str(n))
@@ -160,8 +155,18 @@ def _text(offset: int | None) -> str:
     return "" if offset is None else str(offset)
 
 
-def _bucket_field(session_id: str | None, name: str) -> str:
-    return name if session_id is None else session_field(session_id, name)
+def _add_buckets(
+    b: _Batch, buckets: Mapping[tuple[B, str | None], Counter[str]], key_of: Callable[[B], str]
+) -> dict[B, str]:
+    """Increments of time-bucket hashes (fair fields and ``<session>|<field>`` fields)."""
+    bucket_keys: dict[B, str] = {}
+    for (bucket, owner), counter in buckets.items():
+        key = bucket_keys.setdefault(bucket, key_of(bucket))
+        for name, n in counter.items():
+            if n:
+                field = name if owner is None else session_field(owner, name)
+                b.add("hincr", key, field, str(n))
+    return bucket_keys
 
 
 def _day_expiry(day: str, retention: Retention) -> int:
