@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     group_heartbeat_s: float = Field(default=1.5, gt=0)
     batch_max: int = Field(default=2000, ge=1)
     batch_within_s: float = Field(default=0.2, gt=0)
+    # How long the broker may hold a fetch that found nothing new (streams/tuning.py).
+    fetch_max_wait_ms: int = Field(default=50, ge=1, le=1500)
     max_message_bytes: int = Field(default=1_048_576, ge=1024)
     # Time rules (docs/design.md, "Late, early and duplicate events").
     max_future_skew_s: int = Field(default=120, ge=0)

@@ -24,6 +24,7 @@ from streams.core.aggregate import Record
 from streams.core.contract import Reason, Rejected
 from streams.core.delta import DeadLetter
 from streams.pipeline import BatchProcessor
+from streams.tuning import bound_fetch_wait, fetch_wait_ms
 from streams.wiring import aggregator_for, store_for
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ def build_app(settings: Settings) -> faust.App:
     catalog_topic = app.topic(settings.sessions_topic, **raw)
     dlq_topic = app.topic(settings.dlq_topic, **raw)
 
+    bound_fetch_wait(app, settings.fetch_max_wait_ms)
     keys = Keys(settings.key_prefix)
     redis = Redis.from_url(settings.redis_url, decode_responses=True)
     sink = DeadLetterSink(app.producer, topic=dlq_topic.get_topic_name())
@@ -128,7 +130,8 @@ def build_app(settings: Settings) -> faust.App:
 
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:
-        return web.json({"status": "ok", "role": "worker"})
+        return web.json({"status": "ok", "role": "worker",
+                         "fetch_max_wait_ms": fetch_wait_ms(app)})
 
     del count, catalog, on_assigned, on_revoked, metrics_page, healthz
     return app

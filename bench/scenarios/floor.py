@@ -1,10 +1,11 @@
 """Faust floor: a do-nothing agent with the worker's batch settings on the same topics.
 
 ``python -m bench.scenarios.floor --out FILE`` with the scenario's ``OCOP_*`` environment
-(only bootstrap, topics, partitions, app id and batch settings are used). The agent
-takes batches with ``take_events(batch_max, batch_within_s)`` exactly as
-``streams/app.py`` does and only counts them; once ``--messages`` have passed it writes
-the measured window to ``--out`` and waits to be stopped.
+(only bootstrap, topics, partitions, app id, batch and fetch settings are used). The
+agent takes batches with ``take_events(batch_max, batch_within_s)`` exactly as
+``streams/app.py`` does, with the same fetch tuning, and only counts them; once
+``--messages`` have passed it writes the measured window to ``--out`` and waits to be
+stopped.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from bench.services import Service, ServiceError, python_argv, settings_env
 from bench.throughput import Throughput
 from bench.topics import scenario_settings
 from ocop_live.settings import Settings
+from streams.tuning import bound_fetch_wait
 
 _TIMEOUT_S = 900.0
 
@@ -42,6 +44,7 @@ def build_app(settings: Settings, *, expected: int, out: Path) -> faust.App:
         datadir=Path(tempfile.gettempdir()) / f"ocop-bench-{settings.app_id}",
         producer_linger=0.005,
     )
+    bound_fetch_wait(app, settings.fetch_max_wait_ms)
     raw: dict[str, Any] = {"key_type": bytes, "value_type": bytes,
                            "key_serializer": "raw", "value_serializer": "raw"}
     source = app.topic(settings.views_topic, settings.orders_topic, **raw)

@@ -78,6 +78,12 @@ def _scrape(port: int) -> Scrape:
         return Scrape(response.read().decode())
 
 
+def _healthz(port: int) -> dict[str, object]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as response:
+        body: dict[str, object] = json.loads(response.read())
+    return body
+
+
 async def _until(port: int, done: Callable[[Scrape], bool], what: str) -> Scrape:
     # Redis holds a batch's offsets a moment before the worker counts it in its metrics.
     deadline = time.monotonic() + seconds(30)
@@ -117,7 +123,8 @@ def _promtool_clean(scrape: Scrape, role: str, save: Path) -> None:
 async def test_metrics_of_a_short_fair_match_the_truth(
     make_settings: Callable[..., Settings], tmp_path: Path
 ) -> None:
-    settings = make_settings(partitions=3)
+    # Not the default, so the check below proves the setting reaches faust's fetcher.
+    settings = make_settings(partitions=3, fetch_max_wait_ms=80)
     await ensure_topics(settings)
     now_ms = time.time_ns() // 1_000_000
     span = 2 * 60_000  # recent events, so freshness lands in the histogram's finite buckets
@@ -139,6 +146,7 @@ async def test_metrics_of_a_short_fair_match_the_truth(
                 and s.total("ocop_consumer_lag_messages") == 0,
                 "the worker's metrics never covered every message with no lag left",
             )
+            health = await asyncio.to_thread(_healthz, worker_port)
             web = await _until(
                 web_port,
                 lambda s: s.total("ocop_board_viewers_now") == truth["totals"]["viewers_now"]
@@ -146,6 +154,7 @@ async def test_metrics_of_a_short_fair_match_the_truth(
                 "the board never showed the fair's viewers",
             )
 
+    assert health["fetch_max_wait_ms"] == 80
     applied = worker.samples["ocop_events_applied_total"]
     assert {dict(labels)["topic"] for labels in applied} == inputs
     assert worker.total("ocop_events_applied_total") == truth["accepted_events"]
