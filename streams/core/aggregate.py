@@ -10,6 +10,7 @@ Steps per record, in partition order:
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -94,6 +95,7 @@ class Aggregator:
     def batch(self, state: ShardState, records: Sequence[Record], *, now_ms: int) -> ShardDelta:
         """Fold ``records`` (all of ``state.shard``, in partition order) into a delta."""
         delta = ShardDelta(shard=state.shard)
+        tally = _Tally()
         for record in records:
             covered = state.offsets.get(record.topic)
             if covered is not None and record.offset <= covered:
@@ -113,22 +115,21 @@ class Aggregator:
                 continue
             for rejected in decoded.rejected:
                 delta.dead_letters.append(_letter(record, rejected))
-            for item in decoded.events:
-                event = item.event
+            for index, event in zip(decoded.indexes, decoded.events, strict=True):
                 reason = self._time_reason(state, record.topic, event.ts_ms, now_ms)
                 if reason is not None:
-                    delta.dead_letters.append(
-                        _letter(record, Rejected(item.raw, *reason, item.index))
-                    )
+                    delta.dead_letters.append(_letter(
+                        record, Rejected(decoded.element(index), *reason, index)))
                     continue
                 try:
-                    self._fold(state, delta, record.topic, event)
+                    self._fold(state, delta, tally, record.topic, event)
                 except Exception as exc:  # one failing event must not stop its shard
                     detail = f"{type(exc).__name__}: {exc}"
-                    delta.dead_letters.append(
-                        _letter(record, Rejected(item.raw, Reason.HANDLER_ERROR, detail,
-                                                 item.index))
-                    )
+                    delta.dead_letters.append(_letter(
+                        record,
+                        Rejected(decoded.element(index), Reason.HANDLER_ERROR, detail, index),
+                    ))
+        tally.into(delta)
         state.offsets.update(delta.last_offsets)
         if state.watermarks:
             horizon = min(state.watermarks.values()) - self.rules.max_lateness_ms
@@ -136,31 +137,39 @@ class Aggregator:
             delta.forget_before_ms = horizon
         return delta
 
-    def _fold(self, state: ShardState, delta: ShardDelta, topic: str, event: Event) -> None:
+    def _fold(
+        self, state: ShardState, delta: ShardDelta, tally: _Tally, topic: str, event: Event
+    ) -> None:
         if self.fault_event_prefix and event.event_id.startswith(self.fault_event_prefix):
             raise InjectedFault(f"event_id {event.event_id!r} matches the injected fault")
-        seen_key = ("v:" if isinstance(event, ViewEvent) else "o:") + event.event_id
-        if (seen_key, event.ts_ms) in state.seen:
+        is_view = isinstance(event, ViewEvent)
+        seen_key = ("v:" if is_view else "o:") + event.event_id
+        ts = event.ts_ms
+        if (seen_key, ts) in state.seen:
             delta.duplicates += 1
             return
-        state.seen.add(seen_key, event.ts_ms)
-        delta.seen.append((seen_key, event.ts_ms))
+        state.seen.add(seen_key, ts)
+        delta.seen.append((seen_key, ts))
         mark = state.watermarks.get(topic)
-        if mark is None or event.ts_ms > mark:
-            state.watermarks[topic] = event.ts_ms
-            delta.watermarks[topic] = event.ts_ms
-        elif event.ts_ms < mark - self.rules.late_after_ms:
+        if mark is None or ts > mark:
+            state.watermarks[topic] = ts
+            delta.watermarks[topic] = ts
+        elif ts < mark - self.rules.late_after_ms:
             delta.late += 1
         delta.accepted[topic] += 1
-        if isinstance(event, ViewEvent):
-            _view(state, delta, event)
+        if is_view:
+            _view(state, delta, tally, event)  # type: ignore[arg-type]
         else:
-            _order(state, delta, event)
+            _order(state, delta, tally, event)  # type: ignore[arg-type]
 
     def _time_reason(
         self, state: ShardState, topic: str, ts_ms: int, now_ms: int
     ) -> tuple[Reason, str] | None:
         rules = self.rules
+        mark = state.watermarks.get(topic)
+        if (now_ms - rules.max_age_ms <= ts_ms <= now_ms + rules.max_future_skew_ms
+                and (mark is None or ts_ms >= mark - rules.max_lateness_ms)):
+            return None
         if ts_ms > now_ms + rules.max_future_skew_ms:
             return Reason.FUTURE_EVENT, (
                 f"ts {iso_utc(ts_ms)} is more than {rules.max_future_skew_ms} ms after "
@@ -171,7 +180,6 @@ class Aggregator:
                 f"ts {iso_utc(ts_ms)} is more than {rules.max_age_ms} ms before "
                 f"now {iso_utc(now_ms)}"
             )
-        mark = state.watermarks.get(topic)
         if mark is not None and ts_ms < mark - rules.max_lateness_ms:
             return Reason.TOO_LATE, (
                 f"ts {iso_utc(ts_ms)} is more than {rules.max_lateness_ms} ms before the "
@@ -184,7 +192,52 @@ def _letter(record: Record, rejected: Rejected) -> DeadLetter:
     return DeadLetter(record.topic, record.partition, record.offset, record.key, rejected)
 
 
-def _view(state: ShardState, delta: ShardDelta, event: ViewEvent) -> None:
+class _Tally:
+    """Per-batch counts at the finest grain an event touches, expanded once per batch.
+
+    A view touches six counters (fair, session, fair and session minute, fair and
+    session day) and an order three fields of each of those plus four product counters;
+    counting once per (session, minute[, product]) and expanding at the end of the batch
+    does the same sums with a fraction of the dictionary updates.
+    """
+
+    __slots__ = ("orders", "views")
+
+    def __init__(self) -> None:
+        self.views: Counter[tuple[str, int]] = Counter()
+        # (session, minute, product) -> [orders, units, gmv]
+        self.orders: dict[tuple[str, int, str], list[int]] = {}
+
+    def into(self, delta: ShardDelta) -> None:
+        """Add every count to the delta's counters."""
+        for (sid, minute), n in self.views.items():
+            day = local_day(minute)
+            delta.totals[VIEWS] += n
+            delta.sessions[sid][VIEWS] += n
+            delta.minutes[minute, None][VIEWS] += n
+            delta.minutes[minute, sid][VIEWS] += n
+            delta.days[day, None][VIEWS] += n
+            delta.days[day, sid][VIEWS] += n
+        for (sid, minute, pid), (orders, units, gmv) in self.orders.items():
+            day = local_day(minute)
+            for counter in (
+                delta.totals,
+                delta.sessions[sid],
+                delta.minutes[minute, None],
+                delta.minutes[minute, sid],
+                delta.days[day, None],
+                delta.days[day, sid],
+            ):
+                counter[ORDERS] += orders
+                counter[UNITS] += units
+                counter[GMV] += gmv
+            delta.session_products[sid][pid] += units
+            delta.session_product_gmv[sid][pid] += gmv
+            delta.product_units[pid] += units
+            delta.product_gmv[pid] += gmv
+
+
+def _view(state: ShardState, delta: ShardDelta, tally: _Tally, event: ViewEvent) -> None:
     sid = event.session_id
     live = state.sessions.get(sid)
     if live is None:
@@ -199,17 +252,11 @@ def _view(state: ShardState, delta: ShardDelta, event: ViewEvent) -> None:
     delta.totals[VIEWERS_NOW] += after - before
     if not event.join:
         return
-    minute, day = minute_of(event.ts_ms), local_day(event.ts_ms)
-    delta.totals[VIEWS] += 1
-    delta.sessions[sid][VIEWS] += 1
-    delta.minutes[minute, None][VIEWS] += 1
-    delta.minutes[minute, sid][VIEWS] += 1
-    delta.days[day, None][VIEWS] += 1
-    delta.days[day, sid][VIEWS] += 1
+    tally.views[sid, minute_of(event.ts_ms)] += 1
     delta.viewers[sid].add(event.viewer_id)
 
 
-def _order(state: ShardState, delta: ShardDelta, event: OrderEvent) -> None:
+def _order(state: ShardState, delta: ShardDelta, tally: _Tally, event: OrderEvent) -> None:
     key = (event.session_id, event.order_id)
     old = state.orders.get(key)
     new = OrderState.of(event) if old is None else old.merge(event)
@@ -218,26 +265,16 @@ def _order(state: ShardState, delta: ShardDelta, event: OrderEvent) -> None:
     state.orders[key] = new
     delta.orders[key] = new
     if old is not None and old.counts:
-        _contribute(delta, event.session_id, old, -1)
+        _contribute(tally, event.session_id, old, -1)
     if new.counts:
-        _contribute(delta, event.session_id, new, +1)
+        _contribute(tally, event.session_id, new, +1)
 
 
-def _contribute(delta: ShardDelta, sid: str, order: OrderState, sign: int) -> None:
-    units, gmv = sign * order.quantity, sign * order.amount_vnd
-    minute, day = minute_of(order.ts_ms), local_day(order.ts_ms)
-    for counter in (
-        delta.totals,
-        delta.sessions[sid],
-        delta.minutes[minute, None],
-        delta.minutes[minute, sid],
-        delta.days[day, None],
-        delta.days[day, sid],
-    ):
-        counter[ORDERS] += sign
-        counter[UNITS] += units
-        counter[GMV] += gmv
-    delta.session_products[sid][order.product_id] += units
-    delta.session_product_gmv[sid][order.product_id] += gmv
-    delta.product_units[order.product_id] += units
-    delta.product_gmv[order.product_id] += gmv
+def _contribute(tally: _Tally, sid: str, order: OrderState, sign: int) -> None:
+    slot = (sid, minute_of(order.ts_ms), order.product_id)
+    counts = tally.orders.get(slot)
+    if counts is None:
+        counts = tally.orders[slot] = [0, 0, 0]
+    counts[0] += sign
+    counts[1] += sign * order.quantity
+    counts[2] += sign * order.amount_vnd

@@ -8,17 +8,22 @@ dead-lettered alone and the valid ones around it still count.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Annotated, Literal
 
 import msgspec
 
-# Identifiers are short printable strings: no control characters, no absurd lengths.
-_Id = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")]
+# Identifiers are short printable strings: no control characters (checked in each wire
+# type's __post_init__, see _check_ids), no absurd lengths.
+_Id = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 # 1 ms after 2000-01-01 up to 2100-01-01: anything else is a unit mistake (s vs ms, µs).
-_EpochMs = Annotated[int, msgspec.Meta(ge=946_684_800_000, lt=4_102_444_800_000)]
+_MIN_MS, _END_MS = 946_684_800_000, 4_102_444_800_000
+_EpochMs = Annotated[int, msgspec.Meta(ge=_MIN_MS, lt=_END_MS)]
 _Ts = Annotated[str, msgspec.Meta(max_length=40)] | _EpochMs
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 MAX_QUANTITY = 100_000
 MAX_AMOUNT_VND = 10_000_000_000  # 10 tỷ ₫ for one order is already absurd at a fair
@@ -52,15 +57,30 @@ class Status(enum.IntEnum):
         return min(int(self), 2)
 
 
-class _WireView(msgspec.Struct, frozen=True):
+def _check_ids(names: tuple[str, ...], values: tuple[str, ...]) -> None:
+    # str.isprintable is one C call; for ASCII text it is false exactly for the control
+    # characters, so the regex only runs on the rare non-ASCII identifier.
+    for name, value in zip(names, values, strict=True):
+        if not (value.isascii() and value.isprintable()) and _CONTROL.search(value):
+            raise ValueError(f"Expected `str` without control characters - at `$.{name}`")
+
+
+_VIEW_IDS = ("event_id", "session_id", "viewer_id")
+_ORDER_IDS = ("event_id", "order_id", "session_id", "product_id")
+
+
+class _WireView(msgspec.Struct, frozen=True, gc=False):
     event_id: _Id
     session_id: _Id
     viewer_id: _Id
     kind: Literal["join", "leave"]
     ts: _Ts
 
+    def __post_init__(self) -> None:
+        _check_ids(_VIEW_IDS, (self.event_id, self.session_id, self.viewer_id))
 
-class _WireOrder(msgspec.Struct, frozen=True):
+
+class _WireOrder(msgspec.Struct, frozen=True, gc=False):
     event_id: _Id
     order_id: _Id
     session_id: _Id
@@ -70,9 +90,13 @@ class _WireOrder(msgspec.Struct, frozen=True):
     status: Literal["placed", "paid", "cancelled", "refunded"]
     ts: _Ts
 
+    def __post_init__(self) -> None:
+        _check_ids(_ORDER_IDS, (self.event_id, self.order_id, self.session_id, self.product_id))
 
-@dataclass(frozen=True, slots=True)
-class ViewEvent:
+
+# Events are msgspec structs rather than dataclasses: one is built per event, and a
+# frozen dataclass costs several times more to construct.
+class ViewEvent(msgspec.Struct, frozen=True, gc=False):
     """A decoded viewer action."""
 
     event_id: str
@@ -82,8 +106,7 @@ class ViewEvent:
     ts_ms: int
 
 
-@dataclass(frozen=True, slots=True)
-class OrderEvent:
+class OrderEvent(msgspec.Struct, frozen=True, gc=False):
     """A decoded order status change."""
 
     event_id: str
@@ -109,21 +132,25 @@ class Rejected:
     index: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class DecodedEvent:
-    """A valid event with its own bytes and its position in the envelope."""
-
-    event: Event
-    raw: bytes
-    index: int
-
-
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Decoded:
-    """What one Kafka message turned into: events with their own bytes, and rejects."""
+    """What one Kafka message turned into: valid events and rejects.
 
-    events: list[DecodedEvent]
-    rejected: list[Rejected]
+    ``indexes[i]`` is the envelope position of ``events[i]``; ``element(index)`` gives an
+    element's own bytes (split on demand: only a dead letter needs them).
+    """
+
+    value: bytes
+    events: list[Event] = field(default_factory=list)
+    indexes: list[int] | range = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+    elements: list[bytes] | None = None
+
+    def element(self, index: int) -> bytes:
+        """The bytes of the envelope element at ``index`` (the whole value if not an array)."""
+        if self.elements is None:
+            self.elements = _split(self.value)
+        return self.elements[index]
 
 
 class TimestampError(ValueError):
@@ -134,6 +161,40 @@ def parse_ts(value: str | int) -> int:
     """Return epoch milliseconds for an RFC 3339 string (with offset) or epoch-ms int."""
     if isinstance(value, int):
         return value
+    fast = _parse_common(value)
+    return fast if fast is not None else _parse_any(value)
+
+
+def _parse_common(value: str) -> int | None:
+    """``YYYY-MM-DDTHH:MM:SS.mmm`` then ``Z`` or ``±HH:MM``: what live feeds send.
+
+    The hour's start is parsed once and cached; minutes, seconds and milliseconds are
+    added as integers. Anything else (or anything odd) returns None for the full parser.
+    """
+    if len(value) not in (24, 29) or not value.isascii() or value[19] != ".":
+        return None
+    digits = value[14:16] + value[17:19] + value[20:23]
+    if not digits.isdigit() or value[13] != ":" or value[16] != ":":
+        return None
+    minute, second = int(value[14:16]), int(value[17:19])
+    if minute > 59 or second > 59:
+        return None
+    hour_ms = _hour_start_ms(value[:13], value[23:])
+    if hour_ms is None:
+        return None
+    ms = hour_ms + minute * 60_000 + second * 1000 + int(value[20:23])
+    return ms if _MIN_MS <= ms < _END_MS else None
+
+
+@lru_cache(maxsize=1024)
+def _hour_start_ms(hour: str, offset: str) -> int | None:
+    try:
+        return _parse_any(f"{hour}:00:00{offset}")
+    except TimestampError:
+        return None
+
+
+def _parse_any(value: str) -> int:
     if "T" not in value and " " not in value:
         raise TimestampError(f"ts={value!r} has no time part (RFC 3339 expected)")
     try:
@@ -143,41 +204,39 @@ def parse_ts(value: str | int) -> int:
     if parsed.tzinfo is None:
         raise TimestampError(f"ts={value!r} has no UTC offset")
     ms = int(parsed.timestamp() * 1000)
-    if not 946_684_800_000 <= ms < 4_102_444_800_000:
+    if not _MIN_MS <= ms < _END_MS:
         raise TimestampError(f"ts={value!r} is outside 2000..2100")
     return ms
 
 
-_view_decoder = msgspec.json.Decoder(_WireView)
-_order_decoder = msgspec.json.Decoder(_WireOrder)
+_DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
 _envelope_decoder = msgspec.json.Decoder(list[msgspec.Raw] | dict[str, msgspec.Raw])
 
 
+def _split(value: bytes) -> list[bytes]:
+    outer = _envelope_decoder.decode(value)
+    return [value] if isinstance(outer, dict) else [bytes(element) for element in outer]
+
+
 def _view(wire: _WireView) -> ViewEvent:
-    return ViewEvent(
-        event_id=wire.event_id,
-        session_id=wire.session_id,
-        viewer_id=wire.viewer_id,
-        join=wire.kind == "join",
-        ts_ms=parse_ts(wire.ts),
-    )
+    return ViewEvent(wire.event_id, wire.session_id, wire.viewer_id, wire.kind == "join",
+                     parse_ts(wire.ts))
+
+
+_STATUS = {status.name.lower(): status for status in Status}
 
 
 def _order(wire: _WireOrder) -> OrderEvent:
-    return OrderEvent(
-        event_id=wire.event_id,
-        order_id=wire.order_id,
-        session_id=wire.session_id,
-        product_id=wire.product_id,
-        quantity=wire.quantity,
-        amount_vnd=wire.amount_vnd,
-        status=Status[wire.status.upper()],
-        ts_ms=parse_ts(wire.ts),
-    )
+    return OrderEvent(wire.event_id, wire.order_id, wire.session_id, wire.product_id,
+                      wire.quantity, wire.amount_vnd, _STATUS[wire.status], parse_ts(wire.ts))
 
 
 class MessageDecoder:
     """Decodes the values of one input topic.
+
+    A whole envelope is first decoded in one call; only when that fails (a bad element,
+    a bad timestamp, another session's event) is it decoded element by element, so each
+    bad element is rejected alone with its own reason.
 
     Usage::
 
@@ -188,59 +247,64 @@ class MessageDecoder:
     def __init__(self, *, kind: Literal["views", "orders"], max_bytes: int = 1_048_576) -> None:
         self.kind = kind
         self.max_bytes = max_bytes
+        wire: type[_WireView] | type[_WireOrder] = _WireView if kind == "views" else _WireOrder
+        self._one = msgspec.json.Decoder(wire)
+        self._many = msgspec.json.Decoder(list[wire])  # type: ignore[valid-type]
+        self._convert = _view if kind == "views" else _order
 
     def decode(self, *, value: bytes | None, key: bytes | None) -> Decoded:
         """Decode one message value; never raises on bad input."""
         raw = value or b""
         if len(raw) > self.max_bytes:
             return _reject(raw, Reason.TOO_LARGE, f"{len(raw)} bytes > limit {self.max_bytes}")
-        if raw[:1] == b"{":
-            # One event per message is the common case: decode it once, straight into its
-            # type, instead of first as an envelope.
-            return self._decode_elements([raw], key)
+        session = key.decode("utf-8", "replace") if key is not None else None
         try:
-            outer = _envelope_decoder.decode(raw)
-        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+            wires = [self._one.decode(raw)] if raw[:1] == b"{" else self._many.decode(raw)
+            events = [self._convert(wire) for wire in wires]  # type: ignore[arg-type]
+        except (msgspec.ValidationError, TimestampError, *_DECODE_ERRORS):
+            return self._one_by_one(raw, session)
+        if not events:
+            return _reject(raw, Reason.BAD_ENVELOPE, "empty array")
+        expected = events[0].session_id if session is None else session
+        for event in events:
+            if event.session_id != expected:
+                return self._one_by_one(raw, session)
+        return Decoded(raw, events, range(len(events)))
+
+    def _one_by_one(self, raw: bytes, session: str | None) -> Decoded:
+        try:
+            elements = _split(raw)
+        except _DECODE_ERRORS as exc:
             # msgspec raises UnicodeDecodeError for invalid UTF-8 inside a string and
             # RecursionError for absurdly deep nesting: both are bad JSON to us.
             return _reject(raw, Reason.BAD_JSON, f"{type(exc).__name__}: {exc}")
-        if isinstance(outer, dict):
-            return self._decode_elements([raw], key)
-        if not outer:
+        if not elements:
             return _reject(raw, Reason.BAD_ENVELOPE, "empty array")
-        return self._decode_elements([bytes(element) for element in outer], key)
-
-    def _decode_elements(self, elements: list[bytes], key: bytes | None) -> Decoded:
-        events: list[DecodedEvent] = []
-        rejected: list[Rejected] = []
-        expected_session = key.decode("utf-8", "replace") if key is not None else None
+        decoded = Decoded(raw, elements=elements)
+        indexes: list[int] = []
         for index, element in enumerate(elements):
             try:
-                event = self._decode_one(element)
+                event = self._convert(self._one.decode(element))  # type: ignore[arg-type]
             except msgspec.ValidationError as exc:
-                rejected.append(Rejected(element, Reason.INVALID_FIELD, str(exc), index))
+                decoded.rejected.append(Rejected(element, Reason.INVALID_FIELD, str(exc), index))
                 continue
-            except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
-                rejected.append(Rejected(element, Reason.BAD_JSON, str(exc), index))
+            except _DECODE_ERRORS as exc:
+                decoded.rejected.append(Rejected(element, Reason.BAD_JSON, str(exc), index))
                 continue
             except TimestampError as exc:
-                rejected.append(Rejected(element, Reason.BAD_TIMESTAMP, str(exc), index))
+                decoded.rejected.append(Rejected(element, Reason.BAD_TIMESTAMP, str(exc), index))
                 continue
-            if expected_session is None:
-                expected_session = event.session_id
-            if event.session_id != expected_session:
-                detail = (f"session_id={event.session_id!r} but message is for "
-                          f"{expected_session!r}")
-                rejected.append(Rejected(element, Reason.KEY_MISMATCH, detail, index))
+            if session is None:
+                session = event.session_id
+            if event.session_id != session:
+                detail = f"session_id={event.session_id!r} but message is for {session!r}"
+                decoded.rejected.append(Rejected(element, Reason.KEY_MISMATCH, detail, index))
                 continue
-            events.append(DecodedEvent(event, element, index))
-        return Decoded(events, rejected)
-
-    def _decode_one(self, element: bytes) -> Event:
-        if self.kind == "views":
-            return _view(_view_decoder.decode(element))
-        return _order(_order_decoder.decode(element))
+            decoded.events.append(event)
+            indexes.append(index)
+        decoded.indexes = indexes
+        return decoded
 
 
 def _reject(raw: bytes, reason: Reason, detail: str) -> Decoded:
-    return Decoded([], [Rejected(raw, reason, detail)])
+    return Decoded(raw, rejected=[Rejected(raw, reason, detail)])

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.core.contract import MessageDecoder, OrderEvent, Reason, Status, ViewEvent, parse_ts
+from streams.core.contract import (
+    MessageDecoder,
+    OrderEvent,
+    Reason,
+    Status,
+    TimestampError,
+    ViewEvent,
+    parse_ts,
+)
 
 VIEW: dict[str, Any] = {
     "event_id": "e1", "session_id": "s1", "viewer_id": "u1", "kind": "join",
@@ -27,9 +36,9 @@ def _decode(kind: str, value: Any, key: bytes | None = b"s1") -> Any:
 
 
 def test_view_and_order_decode() -> None:
-    view = _decode("views", VIEW).events[0].event
+    view = _decode("views", VIEW).events[0]
     assert view == ViewEvent("e1", "s1", "u1", True, 1_795_748_400_000)
-    order = _decode("orders", ORDER).events[0].event
+    order = _decode("orders", ORDER).events[0]
     assert isinstance(order, OrderEvent)
     assert (order.status, order.quantity, order.amount_vnd) == (Status.PAID, 2, 250_000)
 
@@ -37,8 +46,9 @@ def test_view_and_order_decode() -> None:
 def test_envelope_keeps_valid_events_and_rejects_bad_ones_alone() -> None:
     bad = {**ORDER, "event_id": "e3", "amount_vnd": -1}
     decoded = _decode("orders", [ORDER, bad, {**ORDER, "event_id": "e4"}])
-    assert [e.event.event_id for e in decoded.events] == ["e2", "e4"]
-    assert [e.index for e in decoded.events] == [0, 2]
+    assert [e.event_id for e in decoded.events] == ["e2", "e4"]
+    assert list(decoded.indexes) == [0, 2]
+    assert json.loads(decoded.element(2))["event_id"] == "e4"
     assert [(r.reason, r.index) for r in decoded.rejected] == [(Reason.INVALID_FIELD, 1)]
     assert json.loads(decoded.rejected[0].raw) == bad
 
@@ -104,6 +114,46 @@ def test_no_bytes_crash_the_decoder(raw: bytes) -> None:
 )
 def test_rfc3339_timestamps(text: str, ms: int) -> None:
     assert parse_ts(text) == ms
+
+
+def test_a_valid_envelope_keeps_each_element_s_bytes() -> None:
+    views = [VIEW, {**VIEW, "event_id": "e2", "ts": "2026-11-27T03:00:00.125Z"}]
+    decoded = _decode("views", views)
+    assert decoded.rejected == []
+    assert list(decoded.indexes) == [0, 1]
+    assert [json.loads(decoded.element(i)) for i in decoded.indexes] == views
+    assert decoded.events[1].ts_ms == 1_795_748_400_125
+
+
+def _slow_parse(text: str) -> int | None:
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None or ("T" not in text and " " not in text):
+        return None
+    ms = int(parsed.timestamp() * 1000)
+    return ms if 946_684_800_000 <= ms < 4_102_444_800_000 else None
+
+
+_digits = st.text("0123456789", min_size=2, max_size=2)
+
+
+@given(
+    st.datetimes(min_value=datetime(1999, 12, 31), max_value=datetime(2100, 1, 2)),
+    st.sampled_from(["Z", "+07:00", "-03:30", "+00:00", "+14:00", "z", "+7:00", "+07:0x"]),
+    _digits, _digits, st.sampled_from(["000", "999", "5a0", "12", "1234", "٣٣٣"]),
+)
+def test_the_common_timestamp_shape_parses_like_the_full_parser(
+    moment: datetime, offset: str, minute: str, second: str, fraction: str
+) -> None:
+    text = f"{moment:%Y-%m-%dT%H}:{minute}:{second}.{fraction}{offset}"
+    expected = _slow_parse(text)
+    if expected is None:
+        with pytest.raises(TimestampError):
+            parse_ts(text)
+    else:
+        assert parse_ts(text) == expected
 
 
 @pytest.mark.parametrize(
