@@ -34,9 +34,13 @@ class Keys:
         """Hash topic → newest event time accepted (stream time for lateness)."""
         return f"{self._shard(shard)}:watermarks"
 
-    def seen(self, shard: int) -> str:
-        """Sorted set of accepted event ids (score = event time) for deduplication."""
-        return f"{self._shard(shard)}:seen"
+    def seen(self, shard: int, minute_ms: int) -> str:
+        """String of the ids accepted for one event minute, each followed by a newline."""
+        return f"{self._shard(shard)}:seen:{minute_ms}"
+
+    def seen_minutes(self, shard: int) -> str:
+        """Set of the event minutes that have a ``seen`` string (for loading them)."""
+        return f"{self._shard(shard)}:seen-minutes"
 
     def orders(self, shard: int) -> str:
         """Hash order key → merged order state."""

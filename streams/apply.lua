@@ -33,10 +33,9 @@ for _, op in ipairs(b.zincr) do redis.call('ZINCRBY', KEYS[tonumber(op[1])], op[
 for _, op in ipairs(b.zadd) do redis.call('ZADD', KEYS[tonumber(op[1])], op[3], op[2]) end
 for _, op in ipairs(b.sadd) do chunked('SADD', KEYS[tonumber(op[1])], op[2], 1000) end
 for _, op in ipairs(b.pfadd) do chunked('PFADD', KEYS[tonumber(op[1])], op[2], 1000) end
-for _, op in ipairs(b.zadd_many) do chunked('ZADD', KEYS[tonumber(op[1])], op[2], 1000) end
-for _, op in ipairs(b.zrem_below) do
-  redis.call('ZREMRANGEBYSCORE', KEYS[tonumber(op[1])], '-inf', '(' .. op[2])
-end
+for _, op in ipairs(b.append) do redis.call('APPEND', KEYS[tonumber(op[1])], op[2]) end
+for _, op in ipairs(b.srem) do chunked('SREM', KEYS[tonumber(op[1])], op[2], 1000) end
+for _, op in ipairs(b['del']) do redis.call('DEL', KEYS[tonumber(op[1])]) end
 for _, op in ipairs(b.expireat) do redis.call('EXPIREAT', KEYS[tonumber(op[1])], op[2]) end
 
 -- 3. Record the offsets this batch covers, in the same transaction as its counters.

@@ -22,7 +22,7 @@ from ocop_live.keys import Keys, product_field, session_field
 from streams.core.delta import GMV, VIEWERS_NOW, ShardDelta
 from streams.core.orders import OrderState
 from streams.core.state import SessionLive, ShardState
-from streams.core.windows import FAIR_TZ
+from streams.core.windows import FAIR_TZ, minute_of
 
 B = TypeVar("B", int, str)  # a time bucket: epoch-ms minute or YYYY-MM-DD day
 
@@ -60,8 +60,8 @@ class _Batch:
         default_factory=lambda: {
             name: []
             for name in (
-                "fence", "hincr", "hset", "zincr", "zadd", "sadd", "pfadd", "zadd_many",
-                "zrem_below", "expireat",
+                "fence", "hincr", "hset", "zincr", "zadd", "sadd", "pfadd", "append", "srem",
+                "del", "expireat",
             )
         }
     )
@@ -134,13 +134,7 @@ def encode_batch(
         b.add("pfadd", keys.viewers(shard), ids)
     for (sid, oid), state in delta.orders.items():
         b.add("hset", keys.orders(shard), json.dumps([sid, oid]), json.dumps(state.to_list()))
-    if delta.seen:
-        flat: list[str] = []
-        for member, ts in delta.seen:
-            flat += [str(ts), member]
-        b.add("zadd_many", keys.seen(shard), flat)
-    if delta.forget_before_ms is not None:
-        b.add("zrem_below", keys.seen(shard), str(delta.forget_before_ms))
+    _add_seen(b, delta, keys)
     for topic, mark in delta.watermarks.items():
         b.add("hset", keys.watermarks(shard), topic, str(mark))
     payload: dict[str, Any] = dict(b.ops)
@@ -149,6 +143,27 @@ def encode_batch(
     # msgspec encodes the batch several times faster than json.dumps, the hottest call
     # of the write path in the profiles (bench/results).
     return b.keys, _encode(payload)
+
+
+def _add_seen(b: _Batch, delta: ShardDelta, keys: Keys) -> None:
+    """Append accepted ids to their minute's string; drop the minutes the state forgot.
+
+    One APPEND per minute and batch, where a sorted set took one member per id and kept
+    ~100 bytes per id; a string keeps the id and a newline (ids have no control
+    characters, see streams/core/contract.py).
+    """
+    shard = delta.shard
+    by_minute: dict[int, list[str]] = {}
+    for key, ts in delta.seen:
+        by_minute.setdefault(minute_of(ts), []).append(key)
+    for minute, ids in by_minute.items():
+        b.add("append", keys.seen(shard, minute), "\n".join(ids) + "\n")
+    if by_minute:
+        b.add("sadd", keys.seen_minutes(shard), [str(m) for m in by_minute])
+    for minute in delta.forgotten_minutes:
+        b.add("del", keys.seen(shard, minute))
+    if delta.forgotten_minutes:
+        b.add("srem", keys.seen_minutes(shard), [str(m) for m in delta.forgotten_minutes])
 
 
 def _text(offset: int | None) -> str:
@@ -196,15 +211,18 @@ class ShardStore:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hgetall(k.offsets(shard))
             pipe.hgetall(k.watermarks(shard))
-            pipe.zrange(k.seen(shard), 0, -1, withscores=True)
+            pipe.smembers(k.seen_minutes(shard))
             pipe.hgetall(k.orders(shard))
             pipe.smembers(k.sessions(shard))
-            offsets, marks, seen, orders, sessions = await pipe.execute()
+            offsets, marks, seen_minutes, orders, sessions = await pipe.execute()
         state = ShardState(shard=shard)
         state.offsets = {topic: int(v) for topic, v in offsets.items()}
         state.watermarks = {topic: int(v) for topic, v in marks.items()}
-        for member, score in seen:
-            state.seen.add(member, int(score))
+        minutes = sorted(int(m) for m in seen_minutes)
+        for minute, ids in zip(minutes, await self._seen_ids(shard, minutes), strict=True):
+            for key in (ids or "").split("\n")[:-1]:
+                state.seen.add(key, minute)
+        state.seen.pack()
         for raw_key, raw_state in orders.items():
             sid, oid = json.loads(raw_key)
             state.orders[sid, oid] = OrderState.from_list(json.loads(raw_state))
@@ -221,6 +239,15 @@ class ShardStore:
                     peak_at=int(peak_at) if peak_at else None,
                 )
         return state
+
+    async def _seen_ids(self, shard: int, minutes: list[int]) -> list[str | None]:
+        # In slices: an hour of a busy shard is tens of megabytes of ids.
+        found: list[str | None] = []
+        for start in range(0, len(minutes), 10):
+            keys = [self.keys.seen(shard, m) for m in minutes[start:start + 10]]
+            # The client decodes responses, so each value is text (or None: no key).
+            found += [None if v is None else str(v) for v in await self.redis.mget(keys)]
+        return found
 
     async def recorded_offsets(
         self, partitions: Sequence[tuple[str, int]]

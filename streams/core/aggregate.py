@@ -133,8 +133,8 @@ class Aggregator:
         state.offsets.update(delta.last_offsets)
         if state.watermarks:
             horizon = min(state.watermarks.values()) - self.rules.max_lateness_ms
-            state.seen.forget_before(horizon)
-            delta.forget_before_ms = horizon
+            delta.forgotten_minutes = state.seen.forget_before(horizon)
+        state.seen.pack()
         return delta
 
     def _fold(
@@ -145,10 +145,9 @@ class Aggregator:
         is_view = isinstance(event, ViewEvent)
         seen_key = ("v:" if is_view else "o:") + event.event_id
         ts = event.ts_ms
-        if (seen_key, ts) in state.seen:
+        if not state.seen.add(seen_key, ts):
             delta.duplicates += 1
             return
-        state.seen.add(seen_key, ts)
         delta.seen.append((seen_key, ts))
         mark = state.watermarks.get(topic)
         if mark is None or ts > mark:

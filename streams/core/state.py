@@ -7,11 +7,12 @@ a session's state lives in one shard and one worker owns it at a time.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from array import array
+from bisect import bisect_left
 from dataclasses import dataclass, field
 
 from streams.core.orders import OrderState
-from streams.core.windows import minute_of
+from streams.core.windows import MINUTE_MS, minute_of
 
 OrderKey = tuple[str, str]  # (session_id, order_id)
 
@@ -30,33 +31,88 @@ class SessionLive:
         return max(0, self.net)
 
 
+# Minutes behind the newest one whose ids stay in hash sets; older minutes only take
+# late events, so they are packed into sorted arrays of 8 bytes per id.
+HOT_MINUTES = 3
+
+
+@dataclass(slots=True)
+class _Packed:
+    """A packed minute: sorted hashes, plus the few ids accepted after packing."""
+
+    ids: array[int]
+    late: set[int] = field(default_factory=set)
+
+    def __contains__(self, h: int) -> bool:
+        if h in self.late:
+            return True
+        i = bisect_left(self.ids, h)
+        return i < len(self.ids) and self.ids[i] == h
+
+
 @dataclass(slots=True)
 class SeenIds:
     """Accepted event ids, grouped by event minute so old ones can be forgotten cheaply.
 
     A duplicate carries the same ``ts`` as its original, so while every event younger
     than the lateness horizon is remembered, every duplicate that is not itself too late
-    is caught.
+    is caught. Ids are kept as this process' 64-bit ``hash()`` of the key: an hour of a
+    flash sale is millions of ids, and a string in a set costs ~110 bytes where a packed
+    hash costs 8. Two distinct ids of one minute collide with probability ~n/2^64 (n ids
+    in that minute): far below any other source of error. Redis keeps the ids themselves
+    (``streams/store.py``), so another process rebuilds the hashes with its own seed.
     """
 
-    by_minute: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
+    hot: dict[int, set[int]] = field(default_factory=dict)
+    packed: dict[int, _Packed] = field(default_factory=dict)
 
     def __contains__(self, item: tuple[str, int]) -> bool:
         key, ts_ms = item
-        bucket = self.by_minute.get(minute_of(ts_ms))
-        return bucket is not None and key in bucket
+        minute = minute_of(ts_ms)
+        ids = self.hot.get(minute)
+        if ids is not None:
+            return hash(key) in ids
+        packed = self.packed.get(minute)
+        return packed is not None and hash(key) in packed
 
-    def add(self, key: str, ts_ms: int) -> None:
-        """Remember an accepted event id."""
-        self.by_minute[minute_of(ts_ms)].add(key)
+    def add(self, key: str, ts_ms: int) -> bool:
+        """Remember an accepted event id; False if it was already remembered."""
+        h = hash(key)
+        minute = minute_of(ts_ms)
+        ids = self.hot.get(minute)
+        if ids is None:
+            packed = self.packed.get(minute)
+            if packed is not None:
+                if h in packed:
+                    return False
+                packed.late.add(h)
+                return True
+            ids = self.hot[minute] = set()
+        elif h in ids:
+            return False
+        ids.add(h)
+        return True
 
-    def forget_before(self, ts_ms: int) -> None:
-        """Drop ids of minutes wholly older than ``ts_ms``."""
-        for minute in [m for m in self.by_minute if m + 60_000 <= ts_ms]:
-            del self.by_minute[minute]
+    def forget_before(self, horizon_ms: int) -> list[int]:
+        """Forget minutes wholly older than ``horizon_ms``; returns them (epoch ms)."""
+        gone = sorted(m for m in (*self.hot, *self.packed) if m + MINUTE_MS <= horizon_ms)
+        for minute in gone:
+            self.hot.pop(minute, None)
+            self.packed.pop(minute, None)
+        return gone
+
+    def pack(self) -> None:
+        """Pack the minutes more than ``HOT_MINUTES`` behind the newest one."""
+        if not self.hot:
+            return
+        newest = max(self.hot)
+        for minute in [m for m in self.hot if m < newest - HOT_MINUTES * MINUTE_MS]:
+            self.packed[minute] = _Packed(array("q", sorted(self.hot.pop(minute))))
 
     def __len__(self) -> int:
-        return sum(len(ids) for ids in self.by_minute.values())
+        return sum(len(ids) for ids in self.hot.values()) + sum(
+            len(p.ids) + len(p.late) for p in self.packed.values()
+        )
 
 
 @dataclass(slots=True)

@@ -96,3 +96,34 @@ async def test_a_zombie_batch_is_fenced_off(redis: tuple[Redis, Keys]) -> None:
     stale = AGG.batch(zombie, records[3:6], now_ms=NOW)
     assert await store.apply([stale]) == [FenceRejected(0, "v", 5)]
     assert (await client.hgetall(keys.totals(0)))["views"] == "6"
+
+
+def _view_at(eid: str, ts: int) -> bytes:
+    return json.dumps({"event_id": eid, "session_id": "s1", "viewer_id": "u1",
+                       "kind": "join", "ts": ts}).encode()
+
+
+async def test_remembered_ids_are_kept_per_minute_and_dropped_past_the_horizon(
+    redis: tuple[Redis, Keys],
+) -> None:
+    client, keys = redis
+    store = ShardStore(client, keys=keys)
+    old, new = NOW - 3 * 3_600_000, NOW - 60_000
+    old_minute, new_minute = old - old % 60_000, new - new % 60_000
+    state = ShardState(shard=0)
+    await store.apply([AGG.batch(state, [Record("v", 0, 0, b"s1", _view_at("a", old)),
+                                         Record("v", 0, 1, b"s1", _view_at("b", old + 1))],
+                                 now_ms=NOW)])
+    assert await client.get(keys.seen(0, old_minute)) == "v:a\nv:b\n"
+    assert await client.smembers(keys.seen_minutes(0)) == {str(old_minute)}
+    # Two hours later in stream time the old minute is past the lateness horizon (1 h).
+    delta = AGG.batch(state, [Record("v", 0, 2, b"s1", _view_at("c", new))], now_ms=NOW)
+    assert delta.forgotten_minutes == [old_minute]
+    await store.apply([delta])
+    assert await client.exists(keys.seen(0, old_minute)) == 0
+    assert await client.smembers(keys.seen_minutes(0)) == {str(new_minute)}
+    # Another process picks the shard up: it knows "c", so a re-sent "c" is a duplicate.
+    loaded = await store.load(0)
+    assert len(loaded.seen) == 1
+    resent = AGG.batch(loaded, [Record("v", 0, 3, b"s1", _view_at("c", new))], now_ms=NOW)
+    assert resent.duplicates == 1
