@@ -10,10 +10,12 @@ import argparse
 import asyncio
 import contextlib
 import json
+import multiprocessing
 import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus, WebSocketException
@@ -115,42 +117,89 @@ def summary(values: list[float]) -> dict[str, object]:
     }
 
 
-async def fan_out(args: argparse.Namespace) -> dict[str, object]:
-    """Connect every screen, record for ``--seconds``, then report."""
+async def _hold(args: argparse.Namespace, part: int, hosts: int, window: Any,
+                ready: Any) -> dict[str, Any]:
+    """One process' share of the screens: connect, record inside ``window``, report."""
     board, host = Timings(recording=False), Timings(recording=False)
-    hosts = 0
     sessions: list[str] = json.loads(args.sessions) if args.sessions else []
-    if args.host_url and sessions and await host_feed_exists(args.host_url):
-        hosts = args.clients * args.host_share // 100
     tokens = HostTokens(secret=args.secret) if hosts else None
     expires = int(wall_ms()) + 3_600_000
     tasks: list[asyncio.Task[None]] = []
-    for i in range(args.clients):
+    for i in range(part, args.clients, args.processes):
         if tokens is not None and i < hosts:
             sid = sessions[i % len(sessions)]
             tasks.append(asyncio.create_task(
                 host_screen(args.host_url, sid, tokens.issue(sid, expires_at_ms=expires), host)))
         else:
             tasks.append(asyncio.create_task(board_screen(args.board_url, board)))
-        if i % _CONNECT_BATCH == _CONNECT_BATCH - 1:
+        if len(tasks) % _CONNECT_BATCH == 0:
             await asyncio.sleep(0.05)
-    await asyncio.sleep(args.settle)
+    ready.put(part)
+    while window[0] == 0:
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(max(0.0, window[0] - time.time()))
     failed = sum(1 for t in tasks if t.done())
     board.recording = host.recording = True
-    measure_from = time.time()
-    await asyncio.sleep(args.seconds)
-    measure_to = time.time()
+    await asyncio.sleep(max(0.0, window[1] - time.time()))
     board.recording = host.recording = False
     dropped = sum(1 for t in tasks if t.done()) - failed
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+    return {"failed": failed, "dropped": dropped, "board_messages": board.messages,
+            "host_messages": host.messages, "board_ms": board.delivery_ms,
+            "host_ms": host.delivery_ms}
+
+
+def _share(args: argparse.Namespace, part: int, hosts: int, window: Any, ready: Any,
+           out: Any) -> None:
+    out.put(asyncio.run(_hold(args, part, hosts, window, ready)))
+
+
+async def fan_out(args: argparse.Namespace) -> dict[str, object]:
+    """Connect every screen, record for ``--seconds``, then report.
+
+    The screens are split over ``--processes`` processes: one event loop reading a
+    change for a thousand sockets would spend longer on the burst than the server does,
+    and the delays measured would be the generator's own queue.
+    """
+    hosts = 0
+    sessions: list[str] = json.loads(args.sessions) if args.sessions else []
+    if args.host_url and sessions and await host_feed_exists(args.host_url):
+        hosts = args.clients * args.host_share // 100
+    spawn = multiprocessing.get_context("spawn")
+    # Epoch seconds of the measured window, zero until every share has started.
+    window = spawn.Array("d", 2, lock=False)
+    ready, out = spawn.Queue(), spawn.Queue()
+    parts = [spawn.Process(target=_share, args=(args, part, hosts, window, ready, out))
+             for part in range(args.processes)]
+    for proc in parts:
+        proc.start()
+    try:
+        for _ in parts:
+            await asyncio.to_thread(ready.get, True, 120)
+        await asyncio.sleep(args.settle)
+        measure_from = time.time() + 1.0
+        measure_to = measure_from + args.seconds
+        window[1], window[0] = measure_to, measure_from
+        shares = [await asyncio.to_thread(out.get, True, args.seconds + args.settle + 120)
+                  for _ in parts]
+    finally:
+        for proc in parts:
+            proc.join(timeout=30)
+            if proc.is_alive():
+                proc.kill()
+    board_ms = [v for share in shares for v in share["board_ms"]]
+    host_ms = [v for share in shares for v in share["host_ms"]]
     return {
         "clients": args.clients, "board_clients": args.clients - hosts, "host_clients": hosts,
-        "failed_to_connect": failed, "dropped_while_measuring": dropped,
+        "processes": args.processes,
+        "failed_to_connect": sum(share["failed"] for share in shares),
+        "dropped_while_measuring": sum(share["dropped"] for share in shares),
         "measure_from": measure_from, "measure_to": measure_to,
-        "board_messages": board.messages, "host_messages": host.messages,
-        "board": summary(board.delivery_ms), "host": summary(host.delivery_ms),
+        "board_messages": sum(share["board_messages"] for share in shares),
+        "host_messages": sum(share["host_messages"] for share in shares),
+        "board": summary(board_ms), "host": summary(host_ms),
     }
 
 
@@ -164,6 +213,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--host-share", type=int, default=10, help="percent of clients")
     parser.add_argument("--settle", type=float, default=5.0)
+    parser.add_argument("--processes", type=int, default=1,
+                        help="processes to spread the screens over")
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()

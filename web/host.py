@@ -161,8 +161,12 @@ class HostHub:
                 async with asyncio.timeout(self.settings.heartbeat_s):
                     await self.board_changed.wait()
             self.board_changed.clear()
+            started = self.monotonic()
             await self.tick()
-            await asyncio.sleep(self.settings.push_interval_s)
+            # At most one tick per interval, counted from tick start to tick start: a
+            # sleep after the tick would stretch every period by the tick's own time.
+            elapsed = self.monotonic() - started
+            await asyncio.sleep(max(0.0, self.settings.push_interval_s - elapsed))
 
     async def tick(self) -> None:
         """Send each page its session if it changed, else a heartbeat when one is due."""
@@ -181,15 +185,19 @@ class HostHub:
                 task.add_done_callback(self._closing.discard)
                 continue
             by_session[screen.session_id].append((connection, screen))
+        if not by_session:
+            return
+        try:
+            rows = await self.reader.sessions(by_session, now_ms=now_ms)
+        except (RedisError, OSError) as exc:
+            metrics.REDIS_ERRORS.labels("web").inc()
+            log.warning("cannot read host sessions from Redis (%s)", exc)
+            return
         beat = encode({"type": "heartbeat", "server_time": now_ms})
         due_beats = []
         for session_id, watchers in by_session.items():
-            try:
-                payload = build_session(await self.reader.session(session_id, now_ms=now_ms))
-            except (RedisError, OSError) as exc:
-                metrics.REDIS_ERRORS.labels("web").inc()
-                log.warning("cannot read a host session from Redis (%s)", exc)
-                return
+            # One payload (and one encoded frame) per session, whatever its watchers.
+            payload = build_session(rows[session_id])
             body = _body(payload)
             stale = [(c, s) for c, s in watchers if s.last != body]
             if stale:

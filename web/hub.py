@@ -246,8 +246,12 @@ class BoardHub:
                 async with asyncio.timeout(self.settings.heartbeat_s):
                     await self._dirty.wait()
             self._dirty.clear()
+            started = self.monotonic()
             await self.tick()
-            await asyncio.sleep(self.settings.push_interval_s)
+            # At most one tick per interval, counted from tick start to tick start: a
+            # sleep after the tick would stretch every period by the tick's own time.
+            elapsed = self.monotonic() - started
+            await asyncio.sleep(max(0.0, self.settings.push_interval_s - elapsed))
 
     async def tick(self) -> None:
         """Rebuild once; broadcast the change (with banners) or a due heartbeat."""

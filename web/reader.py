@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
@@ -116,42 +117,70 @@ class StoreReader:
 
     async def session(self, session_id: str, *, now_ms: int) -> SessionRows:
         """Rows for one session's page."""
+        return (await self.sessions([session_id], now_ms=now_ms))[session_id]
+
+    async def sessions(self, session_ids: Iterable[str], *, now_ms: int) -> dict[str, SessionRows]:
+        """Rows for several sessions' pages: two round trips however many there are.
+
+        Host pages watch many sessions at once; read one by one, every session cost its
+        own 60 minute reads and rank queries. Here each minute hash of a shard is read
+        once for all its sessions (it holds every session's fields), and the ranking
+        comes from one read of each shard's revenue ranking.
+        """
         k = self.keys
-        rows = SessionRows(session_id=session_id, now_ms=now_ms)
+        ids = list(dict.fromkeys(session_ids))
+        out = {sid: SessionRows(session_id=sid, now_ms=now_ms) for sid in ids}
+        if not ids:
+            return out
         async with self.redis.pipeline(transaction=False) as pipe:
-            for s in self.shards:
-                pipe.sismember(k.sessions(s), session_id)
-            pipe.hget(k.catalog(), session_id)
+            for sid in ids:
+                for s in self.shards:
+                    pipe.sismember(k.sessions(s), sid)
+            pipe.hmget(k.catalog(), ids)
             found = await pipe.execute()
-        rows.catalog = found[-1]
-        shard = next((s for s in self.shards if found[s]), None)
-        if shard is None:
-            return rows
-        rows.found = True
-        minutes = window_minutes(now_ms, SERIES_MINUTES)
-        fields = [session_field(session_id, name) for name in COUNT_FIELDS]
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hgetall(k.session(shard, session_id))
-            pipe.pfcount(k.session_viewers(shard, session_id))
-            pipe.hmget(k.day(shard, local_day(now_ms)), fields)
-            for minute in minutes:
-                pipe.hmget(k.minute(shard, minute), fields)
-            result = await pipe.execute()
-        rows.counters, rows.unique_viewers, rows.today = result[0], result[1], result[2]
-        rows.minutes = dict(zip(minutes, result[3:3 + len(minutes)], strict=True))
-        gmv = float(rows.counters.get("gmv_vnd", 0) or 0)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for s in self.shards:
-                pipe.zcount(k.top_gmv(s), f"({gmv}", "+inf")
-            for s in self.shards:
-                pipe.scard(k.sessions(s))
-            for s in self.shards:
-                pipe.zrangebyscore(k.top_gmv(s), f"({gmv}", "+inf", start=0, num=1,
-                                   withscores=True)
-            counts = await pipe.execute()
         n = len(self.shards)
-        rows.rank_above = sum(counts[:n])
-        rows.sessions_ranked = sum(counts[n:2 * n])
-        above = [int(score) for lowest in counts[2 * n:] for _, score in lowest]
-        rows.next_gmv_above = min(above, default=None)
-        return rows
+        shard_of: dict[str, int] = {}
+        for i, sid in enumerate(ids):
+            out[sid].catalog = found[-1][i]
+            shard = next((s for s in self.shards if found[i * n + s]), None)
+            if shard is not None:
+                shard_of[sid] = shard
+        if not shard_of:
+            return out
+        minutes = window_minutes(now_ms, SERIES_MINUTES)
+        day = local_day(now_ms)
+        shards = sorted(set(shard_of.values()))
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for sid, shard in shard_of.items():
+                pipe.hgetall(k.session(shard, sid))
+                pipe.pfcount(k.session_viewers(shard, sid))
+                pipe.hmget(k.day(shard, day), [session_field(sid, f) for f in COUNT_FIELDS])
+            for shard in shards:
+                for minute in minutes:
+                    pipe.hgetall(k.minute(shard, minute))
+            for s in self.shards:
+                pipe.zrange(k.top_gmv(s), 0, -1, withscores=True)
+                pipe.scard(k.sessions(s))
+            result = await pipe.execute()
+        per_session = 3 * len(shard_of)
+        minute_rows = result[per_session:per_session + len(shards) * len(minutes)]
+        by_minute = {(shard, minute): minute_rows[j * len(minutes) + m]
+                     for j, shard in enumerate(shards) for m, minute in enumerate(minutes)}
+        ranking = result[per_session + len(shards) * len(minutes):]
+        scores = [score for s in range(n) for _, score in ranking[2 * s]]
+        ranked = sum(ranking[2 * s + 1] for s in range(n))
+        for i, (sid, shard) in enumerate(shard_of.items()):
+            rows = out[sid]
+            rows.found = True
+            rows.counters, rows.unique_viewers, rows.today = result[3 * i:3 * i + 3]
+            fields = [session_field(sid, f) for f in COUNT_FIELDS]
+            rows.minutes = {minute: [by_minute[shard, minute].get(f) for f in fields]
+                            for minute in minutes}
+            # The same comparisons ZCOUNT and ZRANGEBYSCORE make with an exclusive "(gmv"
+            # bound: sessions strictly ahead, and the lowest revenue among them.
+            gmv = float(rows.counters.get("gmv_vnd", 0) or 0)
+            above = [score for score in scores if score > gmv]
+            rows.rank_above = len(above)
+            rows.sessions_ranked = ranked
+            rows.next_gmv_above = int(min(above)) if above else None
+        return out

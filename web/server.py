@@ -20,7 +20,7 @@ from ocop_live import metrics
 from ocop_live.keys import Keys
 from ocop_live.settings import Settings
 from ocop_live.tokens import HostTokens
-from web.fanout import DEFAULT_HIGH_WATER, Fanout
+from web.fanout import DEFAULT_HIGH_WATER, SERVER_EXTENSIONS, Fanout
 from web.guard import Guard, default_origins, parse_origins
 from web.host import DEFAULT_AUTH_TIMEOUT_S, HostHub
 from web.hub import DEFAULT_RING_SIZE, BoardHub, Clock, wall_ms
@@ -218,7 +218,8 @@ class WebApp:
                  asyncio.create_task(self.hosts.run())]
         server: Server = await serve(self.handler, self.settings.web_host, self.settings.web_port,
                                      process_request=self.process_request,
-                                     max_size=self.max_frame_bytes, logger=_socket_logger())
+                                     max_size=self.max_frame_bytes, logger=_socket_logger(),
+                                     compression=None, extensions=SERVER_EXTENSIONS)
         try:
             yield server
         finally:
