@@ -48,6 +48,9 @@ def scenario_settings(addrs: StackAddresses, tag: str, *, partitions: int,
         worker_metrics_port=metrics_port,
         web_port=web_port,
         token_secret=SecretStr(addrs.token_secret),
+        # The fan-out opens 1,000 screens next to the rig's own probe screen: the
+        # production cap (1,000 per process) would refuse the last of them.
+        web_max_connections=2_000,
     )
 
 
