@@ -43,8 +43,9 @@ def accelerations() -> dict[str, str]:
         "AIOKAFKA_NO_EXTENSIONS")
     return {
         "hiredis (redis-py parser)": "active" if redis.utils.HIREDIS_AVAILABLE else "inactive",
-        "uvloop": ("installed, but the worker runs faust's default asyncio loop"
-                   if _importable("uvloop") else "not installed: asyncio's default loop"),
+        "uvloop": ("active: the worker, the web process and the bench consumers run on it "
+                   "(ocop_live/eventloop.py)" if _importable("uvloop")
+                   else "not installed: asyncio's default loop"),
         "aiokafka C records": "active" if aiokafka_c else "inactive",
         "faust Cython streams": ("active" if _importable("faust._cython.streams")
                                  and not os.environ.get("NO_CYTHON") else "inactive"),

@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 from pydantic import ValidationError
 
+from ocop_live.eventloop import use_uvloop
 from ocop_live.settings import Settings
 from ocop_live.stack.cli import stack
 
@@ -33,6 +34,7 @@ def _logging() -> None:
 @click.group()
 def main() -> None:
     """ocop-live: real-time board for livestream OCOP market fairs."""
+    use_uvloop()
 
 
 main.add_command(stack)

@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from consumers.deadletters import DeadLetterSink
 from ocop_live import metrics
 from ocop_live.catalog import CatalogError, decode_session
+from ocop_live.eventloop import loop_kind
 from ocop_live.keys import Keys
 from ocop_live.settings import Settings
 from streams.core.aggregate import Record
@@ -130,7 +131,7 @@ def build_app(settings: Settings) -> faust.App:
 
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:
-        return web.json({"status": "ok", "role": "worker",
+        return web.json({"status": "ok", "role": "worker", "event_loop": loop_kind(),
                          "fetch_max_wait_ms": fetch_wait_ms(app)})
 
     del count, catalog, on_assigned, on_revoked, metrics_page, healthz

@@ -17,6 +17,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
 from ocop_live import metrics
+from ocop_live.eventloop import loop_kind
 from ocop_live.keys import Keys
 from ocop_live.settings import Settings
 from ocop_live.tokens import HostTokens
@@ -205,7 +206,8 @@ class WebApp:
     async def _healthz(self, request: Request) -> Response:
         await self.redis.ping()
         return json_response(200, {"status": "ok", "role": "web", "screens": len(self.hub.clients),
-                                   "hosts": len(self.hosts.screens)})
+                                   "hosts": len(self.hosts.screens),
+                                   "event_loop": loop_kind()})
 
     async def _metrics(self, request: Request) -> Response:
         return response(200, generate_latest(), CONTENT_TYPE_LATEST)

@@ -17,6 +17,7 @@ from bench.prefill import Prefilled
 from bench.scenarios.reader import Meter, from_start
 from bench.services import python_argv, run_json
 from bench.throughput import Throughput
+from ocop_live.eventloop import use_uvloop
 
 _DEADLINE_S = 600.0
 
@@ -45,6 +46,7 @@ async def consume(bootstrap: str, topics: list[str], partitions: int,
 
 def main() -> None:
     """Command-line entry."""
+    use_uvloop()
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--bootstrap", required=True)
     parser.add_argument("--topics", required=True)

@@ -26,6 +26,7 @@ from bench.scenarios.reader import cpu_now
 from bench.services import Service, ServiceError, python_argv, settings_env
 from bench.throughput import Throughput
 from bench.topics import scenario_settings
+from ocop_live.eventloop import use_uvloop
 from ocop_live.settings import Settings
 from streams.tuning import bound_fetch_wait
 
@@ -68,6 +69,7 @@ def build_app(settings: Settings, *, expected: int, out: Path) -> faust.App:
 
 def main() -> None:
     """Command-line entry: run the floor app as a faust worker."""
+    use_uvloop()
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--messages", type=int, required=True)
     parser.add_argument("--out", type=Path, required=True)

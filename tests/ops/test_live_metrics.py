@@ -147,6 +147,7 @@ async def test_metrics_of_a_short_fair_match_the_truth(
                 "the worker's metrics never covered every message with no lag left",
             )
             health = await asyncio.to_thread(_healthz, worker_port)
+            web_health = await asyncio.to_thread(_healthz, web_port)
             web = await _until(
                 web_port,
                 lambda s: s.total("ocop_board_viewers_now") == truth["totals"]["viewers_now"]
@@ -155,6 +156,7 @@ async def test_metrics_of_a_short_fair_match_the_truth(
             )
 
     assert health["fetch_max_wait_ms"] == 80
+    assert health["event_loop"] == web_health["event_loop"] == "uvloop"
     applied = worker.samples["ocop_events_applied_total"]
     assert {dict(labels)["topic"] for labels in applied} == inputs
     assert worker.total("ocop_events_applied_total") == truth["accepted_events"]
