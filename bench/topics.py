@@ -51,6 +51,7 @@ def scenario_settings(addrs: StackAddresses, tag: str, *, partitions: int,
         # The fan-out opens 1,000 screens next to the rig's own probe screen: the
         # production cap (1,000 per process) would refuse the last of them.
         web_max_connections=2_000,
+        instance_id=f"{tag}-worker",
     )
 
 

@@ -49,6 +49,7 @@ def build_app(settings: Settings) -> faust.App:
         producer_linger=0.005,
         broker_session_timeout=settings.group_session_timeout_s,
         broker_heartbeat_interval=settings.group_heartbeat_s,
+        consumer_group_instance_id=settings.group_instance_id,
     )
     raw: dict[str, Any] = {"key_type": bytes, "value_type": bytes,
                            "key_serializer": "raw", "value_serializer": "raw"}

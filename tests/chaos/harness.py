@@ -30,15 +30,17 @@ class WorkerPool:
 
     Usage::
 
-        pool = WorkerPool(settings, log_dir)
+        pool = WorkerPool(settings, log_dir)   # static=True: each worker keeps a name
         pool.start()
         pool.kill(0)             # kill -9; the supervisor brings it back
         await pool.supervise()   # (a task) restarts dead workers every half second
     """
 
-    def __init__(self, settings: Settings, log_dir: Path) -> None:
+    def __init__(self, settings: Settings, log_dir: Path, *, static: bool = False) -> None:
         self.settings = settings
         self.log_dir = log_dir
+        # Static membership: worker i is always OCOP_INSTANCE_ID=<app id>-i, restarts too.
+        self.static = static
         self.workers: dict[int, tuple[subprocess.Popen[bytes], Settings]] = {}
         self.restarts = 0
         self._next = 0
@@ -50,9 +52,12 @@ class WorkerPool:
     def start(self) -> int:
         """Start one more worker (its own metrics port); return its index."""
         (port,) = pick_free_ports(1)
-        settings = self.settings.model_copy(update={"worker_metrics_port": port})
         with self._lock:
             index, self._next = self._next, self._next + 1
+            update: dict[str, object] = {"worker_metrics_port": port}
+            if self.static:
+                update["instance_id"] = f"{self.settings.app_id}-{index}"
+            settings = self.settings.model_copy(update=update)
             self.workers[index] = (spawn(settings, "worker", self.log_dir)[0], settings)
             self._wanted.add(index)
         return index

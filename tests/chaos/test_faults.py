@@ -62,13 +62,16 @@ async def _prepare(make_settings: Callable[..., Settings], events: int, chunks: 
     return run, compute_truth(run.fair.messages, run.fair.catalog, seed=seed)
 
 
+@pytest.mark.parametrize("static", [False, True], ids=["dynamic", "static-membership"])
 async def test_worker_killed_again_and_again(
-    make_settings: Callable[..., Settings], tmp_path: Path
+    make_settings: Callable[..., Settings], tmp_path: Path, static: bool
 ) -> None:
     kills = 20 if FULL else 3
     run, truth = await _prepare(make_settings, 500_000 if FULL else 60_000, kills, seed=101)
     rng = random.Random(101)
-    async with supervised(WorkerPool(run.settings, tmp_path)) as pool:
+    # Static membership hands the partitions straight back to the restarted worker: the
+    # fence must hold there too, with no rebalance in between.
+    async with supervised(WorkerPool(run.settings, tmp_path, static=static)) as pool:
         pool.start()
         for send in run.send_chunks():
             await send
@@ -76,7 +79,8 @@ async def test_worker_killed_again_and_again(
             await asyncio.to_thread(pool.kill, 0)
             run.faults += 1
             await pool.wait_alive(0)
-        outcome = await finish(run, pool, "kill -9 worker", truth=truth,
+        outcome = await finish(run, pool, "kill -9 worker" + (" (static)" if static else ""),
+                               truth=truth,
                                expected_letters=truth["dead_letters"],
                                faults_done_at=time.monotonic())
     _check(outcome)
