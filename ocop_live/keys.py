@@ -35,7 +35,7 @@ class Keys:
         return f"{self._shard(shard)}:watermarks"
 
     def seen(self, shard: int, minute_ms: int) -> str:
-        """String of the ids accepted for one event minute, each followed by a newline."""
+        """String of the fingerprints of ids accepted for one event minute, 8 bytes each."""
         return f"{self._shard(shard)}:seen:{minute_ms}"
 
     def seen_minutes(self, shard: int) -> str:

@@ -1,6 +1,7 @@
 -- Apply one shard's batch atomically, fenced by the Kafka offsets it covers.
 -- KEYS: every key the batch touches; KEYS[1] is the shard's offsets hash.
 -- ARGV[1]: the batch as JSON; numbers travel as strings so nothing is rounded.
+-- ARGV[2..]: binary strings the batch refers to by index (packed event-id fingerprints).
 local b = cjson.decode(ARGV[1])
 
 -- 1. Fence: the batch was computed from a state that had seen offsets up to f[2]
@@ -33,7 +34,7 @@ for _, op in ipairs(b.zincr) do redis.call('ZINCRBY', KEYS[tonumber(op[1])], op[
 for _, op in ipairs(b.zadd) do redis.call('ZADD', KEYS[tonumber(op[1])], op[3], op[2]) end
 for _, op in ipairs(b.sadd) do chunked('SADD', KEYS[tonumber(op[1])], op[2], 1000) end
 for _, op in ipairs(b.pfadd) do chunked('PFADD', KEYS[tonumber(op[1])], op[2], 1000) end
-for _, op in ipairs(b.append) do redis.call('APPEND', KEYS[tonumber(op[1])], op[2]) end
+for _, op in ipairs(b.append) do redis.call('APPEND', KEYS[tonumber(op[1])], ARGV[op[2]]) end
 for _, op in ipairs(b.srem) do chunked('SREM', KEYS[tonumber(op[1])], op[2], 1000) end
 for _, op in ipairs(b['del']) do redis.call('DEL', KEYS[tonumber(op[1])]) end
 for _, op in ipairs(b.expireat) do redis.call('EXPIREAT', KEYS[tonumber(op[1])], op[2]) end

@@ -9,19 +9,20 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from importlib import resources
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import msgspec
 from redis.asyncio import Redis
+from redis.client import NEVER_DECODE
 
 from ocop_live.keys import Keys, product_field, session_field
 from streams.core.delta import GMV, VIEWERS_NOW, ShardDelta
 from streams.core.orders import OrderState
-from streams.core.state import SessionLive, ShardState
+from streams.core.state import SessionLive, ShardState, pack_ids
 from streams.core.windows import FAIR_TZ, minute_of
 
 B = TypeVar("B", int, str)  # a time bucket: epoch-ms minute or YYYY-MM-DD day
@@ -55,6 +56,7 @@ class Retention:
 @dataclass(slots=True)
 class _Batch:
     keys: list[str] = field(default_factory=list)
+    blobs: list[bytes] = field(default_factory=list)  # ARGV[2:], binary
     index: dict[str, int] = field(default_factory=dict)
     ops: dict[str, list[Any]] = field(
         default_factory=lambda: {
@@ -78,8 +80,8 @@ class _Batch:
 
 def encode_batch(
     delta: ShardDelta, keys: Keys, retention: Retention
-) -> tuple[list[str], bytes]:
-    """The script's KEYS and its JSON argument for one shard delta (pure)."""
+) -> tuple[list[str], list[bytes]]:
+    """The script's KEYS and ARGV for one shard delta (pure): the batch as JSON first."""
     shard = delta.shard
     b = _Batch()
     b.key(keys.offsets(shard))
@@ -142,22 +144,23 @@ def encode_batch(
         payload["publish"] = [keys.changes(), str(shard)]
     # msgspec encodes the batch several times faster than json.dumps, the hottest call
     # of the write path in the profiles (bench/results).
-    return b.keys, _encode(payload)
+    return b.keys, [_encode(payload), *b.blobs]
 
 
 def _add_seen(b: _Batch, delta: ShardDelta, keys: Keys) -> None:
-    """Append accepted ids to their minute's string; drop the minutes the state forgot.
+    """Append accepted fingerprints to their minute's string; drop forgotten minutes.
 
-    One APPEND per minute and batch, where a sorted set took one member per id and kept
-    ~100 bytes per id; a string keeps the id and a newline (ids have no control
-    characters, see streams/core/contract.py).
+    One APPEND of 8 bytes per id per minute and batch (a sorted set of id strings took
+    one member and ~100 bytes per id). The bytes travel as extra script arguments, since
+    the JSON batch cannot carry binary.
     """
     shard = delta.shard
-    by_minute: dict[int, list[str]] = {}
-    for key, ts in delta.seen:
-        by_minute.setdefault(minute_of(ts), []).append(key)
+    by_minute: dict[int, list[int]] = {}
+    for fingerprint, ts in delta.seen:
+        by_minute.setdefault(minute_of(ts), []).append(fingerprint)
     for minute, ids in by_minute.items():
-        b.add("append", keys.seen(shard, minute), "\n".join(ids) + "\n")
+        b.blobs.append(pack_ids(ids))
+        b.add("append", keys.seen(shard, minute), len(b.blobs) + 1)
     if by_minute:
         b.add("sadd", keys.seen_minutes(shard), [str(m) for m in by_minute])
     for minute in delta.forgotten_minutes:
@@ -219,10 +222,9 @@ class ShardStore:
         state.offsets = {topic: int(v) for topic, v in offsets.items()}
         state.watermarks = {topic: int(v) for topic, v in marks.items()}
         minutes = sorted(int(m) for m in seen_minutes)
-        for minute, ids in zip(minutes, await self._seen_ids(shard, minutes), strict=True):
-            for key in (ids or "").split("\n")[:-1]:
-                state.seen.add(key, minute)
-        state.seen.pack()
+        for minute, blob in zip(minutes, await self._seen_ids(shard, minutes), strict=True):
+            if blob:
+                state.seen.add_packed(minute, blob)
         for raw_key, raw_state in orders.items():
             sid, oid = json.loads(raw_key)
             state.orders[sid, oid] = OrderState.from_list(json.loads(raw_state))
@@ -240,13 +242,14 @@ class ShardStore:
                 )
         return state
 
-    async def _seen_ids(self, shard: int, minutes: list[int]) -> list[str | None]:
-        # In slices: an hour of a busy shard is tens of megabytes of ids.
-        found: list[str | None] = []
+    async def _seen_ids(self, shard: int, minutes: list[int]) -> list[bytes | None]:
+        # Binary, so read without the client's response decoding; in slices, since an
+        # hour of a busy shard is tens of megabytes.
+        mget = cast(Callable[..., Awaitable[list[bytes | None]]], self.redis.execute_command)
+        found: list[bytes | None] = []
         for start in range(0, len(minutes), 10):
             keys = [self.keys.seen(shard, m) for m in minutes[start:start + 10]]
-            # The client decodes responses, so each value is text (or None: no key).
-            found += [None if v is None else str(v) for v in await self.redis.mget(keys)]
+            found += await mget("MGET", *keys, **{NEVER_DECODE: True})
         return found
 
     async def recorded_offsets(
@@ -267,8 +270,8 @@ class ShardStore:
             return []
         async with self.redis.pipeline(transaction=False) as pipe:
             for delta in todo:
-                script_keys, arg = encode_batch(delta, self.keys, self.retention)
-                await self._script(keys=script_keys, args=[arg], client=pipe)
+                script_keys, args = encode_batch(delta, self.keys, self.retention)
+                await self._script(keys=script_keys, args=args, client=pipe)
             results = await pipe.execute()
         rejected = []
         for delta, result in zip(todo, results, strict=True):

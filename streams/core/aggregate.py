@@ -25,7 +25,7 @@ from streams.core.contract import (
 )
 from streams.core.delta import GMV, ORDERS, UNITS, VIEWERS_NOW, VIEWS, DeadLetter, ShardDelta
 from streams.core.orders import OrderState
-from streams.core.state import SessionLive, ShardState
+from streams.core.state import SessionLive, ShardState, id_hash
 from streams.core.windows import iso_utc, local_day, minute_of
 
 TopicKind = Literal["views", "orders"]
@@ -143,12 +143,12 @@ class Aggregator:
         if self.fault_event_prefix and event.event_id.startswith(self.fault_event_prefix):
             raise InjectedFault(f"event_id {event.event_id!r} matches the injected fault")
         is_view = isinstance(event, ViewEvent)
-        seen_key = ("v:" if is_view else "o:") + event.event_id
+        fingerprint = id_hash("views" if is_view else "orders", event.event_id)
         ts = event.ts_ms
-        if not state.seen.add(seen_key, ts):
+        if not state.seen.add(fingerprint, ts):
             delta.duplicates += 1
             return
-        delta.seen.append((seen_key, ts))
+        delta.seen.append((fingerprint, ts))
         mark = state.watermarks.get(topic)
         if mark is None or ts > mark:
             state.watermarks[topic] = ts

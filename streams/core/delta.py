@@ -77,7 +77,7 @@ class ShardDelta:
     product_gmv: Counter[str] = field(default_factory=Counter)
     viewers: defaultdict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     orders: dict[OrderKey, OrderState] = field(default_factory=dict)
-    seen: list[tuple[str, int]] = field(default_factory=list)  # (id key, event ms)
+    seen: list[tuple[int, int]] = field(default_factory=list)  # (id_hash, event ms)
     # Minutes of ids older than the lateness horizon, forgotten by this batch.
     forgotten_minutes: list[int] = field(default_factory=list)
     accepted: Counter[str] = field(default_factory=Counter)  # per topic

@@ -7,9 +7,12 @@ a session's state lives in one shard and one worker owns it at a time.
 
 from __future__ import annotations
 
+import sys
 from array import array
 from bisect import bisect_left
 from dataclasses import dataclass, field
+
+from xxhash import xxh3_64_intdigest
 
 from streams.core.orders import OrderState
 from streams.core.windows import MINUTE_MS, minute_of
@@ -34,11 +37,23 @@ class SessionLive:
 # Minutes behind the newest one whose ids stay in hash sets; older minutes only take
 # late events, so they are packed into sorted arrays of 8 bytes per id.
 HOT_MINUTES = 3
+_SEEDS = {"views": 0, "orders": 1}  # separate id spaces for views and orders
+
+
+def id_hash(kind: str, event_id: str) -> int:
+    """The 64-bit fingerprint an accepted event id is remembered by (xxh3, stable).
+
+    An hour of a flash sale is millions of ids: a string in a set costs ~110 bytes, a
+    packed fingerprint 8, in the worker and in Redis alike. Two distinct ids of one
+    minute collide with probability ~n/2^64 (n ids in that minute): far below any other
+    source of error.
+    """
+    return xxh3_64_intdigest(event_id.encode(), _SEEDS[kind])
 
 
 @dataclass(slots=True)
 class _Packed:
-    """A packed minute: sorted hashes, plus the few ids accepted after packing."""
+    """A packed minute: sorted fingerprints, plus the few accepted after packing."""
 
     ids: array[int]
     late: set[int] = field(default_factory=set)
@@ -52,32 +67,27 @@ class _Packed:
 
 @dataclass(slots=True)
 class SeenIds:
-    """Accepted event ids, grouped by event minute so old ones can be forgotten cheaply.
+    """Fingerprints of accepted event ids (``id_hash``), grouped by event minute.
 
     A duplicate carries the same ``ts`` as its original, so while every event younger
     than the lateness horizon is remembered, every duplicate that is not itself too late
-    is caught. Ids are kept as this process' 64-bit ``hash()`` of the key: an hour of a
-    flash sale is millions of ids, and a string in a set costs ~110 bytes where a packed
-    hash costs 8. Two distinct ids of one minute collide with probability ~n/2^64 (n ids
-    in that minute): far below any other source of error. Redis keeps the ids themselves
-    (``streams/store.py``), so another process rebuilds the hashes with its own seed.
+    is caught. Grouping by minute makes forgetting old ones cheap.
     """
 
     hot: dict[int, set[int]] = field(default_factory=dict)
     packed: dict[int, _Packed] = field(default_factory=dict)
 
-    def __contains__(self, item: tuple[str, int]) -> bool:
-        key, ts_ms = item
+    def __contains__(self, item: tuple[int, int]) -> bool:
+        h, ts_ms = item
         minute = minute_of(ts_ms)
         ids = self.hot.get(minute)
         if ids is not None:
-            return hash(key) in ids
+            return h in ids
         packed = self.packed.get(minute)
-        return packed is not None and hash(key) in packed
+        return packed is not None and h in packed
 
-    def add(self, key: str, ts_ms: int) -> bool:
-        """Remember an accepted event id; False if it was already remembered."""
-        h = hash(key)
+    def add(self, h: int, ts_ms: int) -> bool:
+        """Remember a fingerprint; False if it was already remembered."""
         minute = minute_of(ts_ms)
         ids = self.hot.get(minute)
         if ids is None:
@@ -93,6 +103,14 @@ class SeenIds:
         ids.add(h)
         return True
 
+    def add_packed(self, minute_ms: int, blob: bytes) -> None:
+        """Remember a minute's fingerprints as Redis holds them (``pack_ids``).
+
+        For loading a fresh state: ids later accepted for that minute join its late set
+        until ``pack`` merges them.
+        """
+        self.packed[minute_ms] = _Packed(array("Q", sorted(unpack_ids(blob))))
+
     def forget_before(self, horizon_ms: int) -> list[int]:
         """Forget minutes wholly older than ``horizon_ms``; returns them (epoch ms)."""
         gone = sorted(m for m in (*self.hot, *self.packed) if m + MINUTE_MS <= horizon_ms)
@@ -103,11 +121,15 @@ class SeenIds:
 
     def pack(self) -> None:
         """Pack the minutes more than ``HOT_MINUTES`` behind the newest one."""
-        if not self.hot:
+        minutes = [*self.hot, *self.packed]
+        if not minutes:
             return
-        newest = max(self.hot)
-        for minute in [m for m in self.hot if m < newest - HOT_MINUTES * MINUTE_MS]:
-            self.packed[minute] = _Packed(array("q", sorted(self.hot.pop(minute))))
+        cold = max(minutes) - HOT_MINUTES * MINUTE_MS
+        for minute in [m for m in self.hot if m < cold]:
+            self.packed[minute] = _Packed(array("Q", sorted(self.hot.pop(minute))))
+        for minute, packed in list(self.packed.items()):
+            if packed.late and minute < cold:
+                self.packed[minute] = _Packed(array("Q", sorted({*packed.ids, *packed.late})))
 
     def __len__(self) -> int:
         return sum(len(ids) for ids in self.hot.values()) + sum(
@@ -131,3 +153,20 @@ class ShardState:
     seen: SeenIds = field(default_factory=SeenIds)
     sessions: dict[str, SessionLive] = field(default_factory=dict)
     orders: dict[OrderKey, OrderState] = field(default_factory=dict)
+
+
+def pack_ids(ids: list[int]) -> bytes:
+    """Fingerprints as 8 little-endian bytes each (how Redis keeps them)."""
+    packed = array("Q", ids)
+    if sys.byteorder != "little":
+        packed.byteswap()
+    return packed.tobytes()
+
+
+def unpack_ids(blob: bytes) -> array[int]:
+    """The inverse of ``pack_ids``."""
+    ids = array("Q")
+    ids.frombytes(blob)
+    if sys.byteorder != "little":
+        ids.byteswap()
+    return ids

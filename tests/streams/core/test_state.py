@@ -5,20 +5,21 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.core.state import HOT_MINUTES, SeenIds
+from streams.core.state import HOT_MINUTES, SeenIds, id_hash, pack_ids, unpack_ids
 from streams.core.windows import MINUTE_MS
 
 T0 = 1_795_740_000_000
-KEYS = [f"v:e{i}" for i in range(12)] + ["o:e1", "o:e2"]
+KEYS = [id_hash("views", f"e{i}") for i in range(12)] + [id_hash("orders", "e1"),
+                                                         id_hash("orders", "e2")]
 
 adds = st.tuples(st.just("add"), st.sampled_from(KEYS), st.integers(0, 12 * MINUTE_MS))
-forgets = st.tuples(st.just("forget"), st.just(""), st.integers(0, 12 * MINUTE_MS))
-packs = st.tuples(st.just("pack"), st.just(""), st.just(0))
+forgets = st.tuples(st.just("forget"), st.just(0), st.integers(0, 12 * MINUTE_MS))
+packs = st.tuples(st.just("pack"), st.just(0), st.just(0))
 
 
 @given(st.lists(st.one_of(adds, adds, adds, forgets, packs), max_size=80))
-def test_seen_ids_behave_like_a_set_of_minute_keys(ops: list[tuple[str, str, int]]) -> None:
-    seen, model = SeenIds(), set()
+def test_seen_ids_behave_like_a_set_of_minute_keys(ops: list[tuple[str, int, int]]) -> None:
+    seen, model = SeenIds(), set[tuple[int, int]]()
     for op, key, offset in ops:
         ts = T0 + offset
         minute = ts - ts % MINUTE_MS
@@ -41,12 +42,33 @@ def test_seen_ids_behave_like_a_set_of_minute_keys(ops: list[tuple[str, str, int
 def test_old_minutes_are_packed_and_still_take_late_ids() -> None:
     seen = SeenIds()
     for m in range(HOT_MINUTES + 3):
-        assert seen.add(f"v:{m}", T0 + m * MINUTE_MS)
+        assert seen.add(m, T0 + m * MINUTE_MS)
     seen.pack()
     assert sorted(seen.hot) == [T0 + m * MINUTE_MS for m in range(2, HOT_MINUTES + 3)]
     assert sorted(seen.packed) == [T0, T0 + MINUTE_MS]
-    assert ("v:0", T0 + 5) in seen
-    assert seen.add("v:late", T0 + 9)
-    assert not seen.add("v:late", T0 + 10)
-    assert not seen.add("v:0", T0)
+    assert (0, T0 + 5) in seen
+    assert seen.add(99, T0 + 9)
+    assert not seen.add(99, T0 + 10)
+    assert not seen.add(0, T0)
     assert len(seen) == HOT_MINUTES + 4
+
+
+def test_a_loaded_minute_takes_late_ids_until_packed_again() -> None:
+    seen = SeenIds()
+    seen.add_packed(T0, pack_ids([7, 2**64 - 1, 3]))
+    assert seen.add(5, T0 + 1)
+    assert not seen.add(2**64 - 1, T0 + 2)
+    seen.add(1, T0 + 5 * MINUTE_MS)
+    seen.pack()
+    assert list(seen.packed[T0].ids) == [3, 5, 7, 2**64 - 1]
+    assert not seen.packed[T0].late
+
+
+@given(st.lists(st.integers(0, 2**64 - 1)))
+def test_fingerprints_survive_packing(ids: list[int]) -> None:
+    assert list(unpack_ids(pack_ids(ids))) == ids
+
+
+def test_views_and_orders_have_separate_id_spaces() -> None:
+    assert id_hash("views", "e1") != id_hash("orders", "e1")
+    assert id_hash("views", "e1") == id_hash("views", "e1")
