@@ -26,7 +26,7 @@ from web.guard import Guard, default_origins, parse_origins
 from web.host import DEFAULT_AUTH_TIMEOUT_S, HostHub
 from web.hub import DEFAULT_RING_SIZE, BoardHub, Clock, wall_ms
 from web.payload import build_session
-from web.reader import StoreReader
+from web.reader import READ_TIMEOUT_S, StoreReader
 from web.responses import json_response, response
 
 log = logging.getLogger(__name__)
@@ -100,7 +100,10 @@ class WebApp:
             screen_stale_s = settings.web_screen_stale_s
         self.guard = Guard(allowed_origins=allowed_origins, max_connections=max_connections)
         self.keys = Keys(settings.key_prefix)
-        self.redis = Redis.from_url(settings.redis_url, decode_responses=True)
+        # No per-reply socket timeout: StoreReader puts one deadline on each round trip
+        # (web/reader.py says why); the other calls here have their own.
+        self.redis = Redis.from_url(settings.redis_url, decode_responses=True,
+                                    socket_timeout=None, socket_connect_timeout=READ_TIMEOUT_S)
         self.reader = StoreReader(self.redis, keys=self.keys, shards=settings.partitions)
         self.tokens = HostTokens(secret=settings.token_secret.get_secret_value())
         self.hub = BoardHub(reader=self.reader, redis=self.redis, keys=self.keys,
@@ -204,7 +207,8 @@ class WebApp:
         return session
 
     async def _healthz(self, request: Request) -> Response:
-        await self.redis.ping()
+        async with asyncio.timeout(READ_TIMEOUT_S):
+            await self.redis.ping()
         return json_response(200, {"status": "ok", "role": "web", "screens": len(self.hub.clients),
                                    "hosts": len(self.hosts.screens),
                                    "event_loop": loop_kind()})
