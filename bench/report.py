@@ -53,6 +53,8 @@ ROWS: Sequence[tuple[str, str, str, str, float]] = (
     ("fanout", "updates_per_s", "updates per board screen", "per s", 1),
     ("fanout", "board_p50_ms", "fan-out delivery to board screens, p50", "ms", 1),
     ("fanout", "board_p99_ms", "fan-out delivery to board screens, p99", "ms", 1),
+    ("fanout", "probe_p50_ms", "… to one more board screen in a process of its own, p50", "ms", 1),
+    ("fanout", "probe_p99_ms", "… to one more board screen in a process of its own, p99", "ms", 1),
     ("fanout", "host_p99_ms", "fan-out delivery to host pages, p99", "ms", 1),
     ("fanout", "web_cpu_share", "web process CPU during fan-out", "% of a core", 100),
     ("fanout", "build_ms_mean", "fan-out: board rebuild (read Redis + build), mean", "ms", 1),

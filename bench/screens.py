@@ -21,6 +21,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus, WebSocketException
 
 from bench.stats import percentile
+from ocop_live.eventloop import use_uvloop
 from ocop_live.tokens import HostTokens
 
 _SERVER_TIME = re.compile(r'"server_time":(\d+)')
@@ -153,6 +154,7 @@ async def _hold(args: argparse.Namespace, part: int, hosts: int, window: Any,
 
 def _share(args: argparse.Namespace, part: int, hosts: int, window: Any, ready: Any,
            out: Any) -> None:
+    use_uvloop()  # a spawned process starts with the default policy
     out.put(asyncio.run(_hold(args, part, hosts, window, ready)))
 
 
@@ -205,6 +207,7 @@ async def fan_out(args: argparse.Namespace) -> dict[str, object]:
 
 def main() -> None:
     """Command-line entry of the fan-out load generator."""
+    use_uvloop()
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--board-url", required=True)
     parser.add_argument("--host-url", default="")
