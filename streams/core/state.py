@@ -34,9 +34,13 @@ class SessionLive:
         return max(0, self.net)
 
 
-# Minutes behind the newest one whose ids stay in hash sets; older minutes only take
-# late events, so they are packed into sorted arrays of 8 bytes per id.
-HOT_MINUTES = 3
+# Minutes behind the newest one whose ids stay in hash sets (~70 bytes per id); older
+# minutes only take late events, so they are packed into sorted arrays of 8 bytes per id.
+HOT_MINUTES = 1
+# A packed minute's late set is merged into its array once it is this large (absolute,
+# or relative to the array): merging re-sorts the array, so not on every late event.
+_MERGE_LATE = 1024
+_MERGE_SHARE = 8
 _SEEDS = {"views": 0, "orders": 1}  # separate id spaces for views and orders
 
 
@@ -128,7 +132,8 @@ class SeenIds:
         for minute in [m for m in self.hot if m < cold]:
             self.packed[minute] = _Packed(array("Q", sorted(self.hot.pop(minute))))
         for minute, packed in list(self.packed.items()):
-            if packed.late and minute < cold:
+            if minute < cold and len(packed.late) > max(_MERGE_LATE,
+                                                        len(packed.ids) // _MERGE_SHARE):
                 self.packed[minute] = _Packed(array("Q", sorted({*packed.ids, *packed.late})))
 
     def __len__(self) -> int:

@@ -45,7 +45,7 @@ def test_old_minutes_are_packed_and_still_take_late_ids() -> None:
         assert seen.add(m, T0 + m * MINUTE_MS)
     seen.pack()
     assert sorted(seen.hot) == [T0 + m * MINUTE_MS for m in range(2, HOT_MINUTES + 3)]
-    assert sorted(seen.packed) == [T0, T0 + MINUTE_MS]
+    assert sorted(seen.packed) == [T0, T0 + MINUTE_MS]  # more than HOT_MINUTES behind
     assert (0, T0 + 5) in seen
     assert seen.add(99, T0 + 9)
     assert not seen.add(99, T0 + 10)
@@ -53,15 +53,21 @@ def test_old_minutes_are_packed_and_still_take_late_ids() -> None:
     assert len(seen) == HOT_MINUTES + 4
 
 
-def test_a_loaded_minute_takes_late_ids_until_packed_again() -> None:
+def test_a_loaded_minute_takes_late_ids_and_merges_them_once_many() -> None:
     seen = SeenIds()
     seen.add_packed(T0, pack_ids([7, 2**64 - 1, 3]))
     assert seen.add(5, T0 + 1)
     assert not seen.add(2**64 - 1, T0 + 2)
     seen.add(1, T0 + 5 * MINUTE_MS)
     seen.pack()
-    assert list(seen.packed[T0].ids) == [3, 5, 7, 2**64 - 1]
+    assert list(seen.packed[T0].ids) == [3, 7, 2**64 - 1]  # a few late ids wait in a set
+    for h in range(100, 100 + 1100):
+        assert seen.add(h, T0 + 3)
+    seen.pack()
+    assert list(seen.packed[T0].ids) == [3, 5, 7, *range(100, 1200), 2**64 - 1]
     assert not seen.packed[T0].late
+    assert (1150, T0) in seen
+    assert len(seen) == 1 + 3 + 1 + 1100
 
 
 @given(st.lists(st.integers(0, 2**64 - 1)))
