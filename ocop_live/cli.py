@@ -34,7 +34,6 @@ def _logging() -> None:
 @click.group()
 def main() -> None:
     """ocop-live: real-time board for livestream OCOP market fairs."""
-    use_uvloop()
 
 
 main.add_command(stack)
@@ -50,6 +49,9 @@ def worker() -> None:
 
     settings = _settings()
     _logging()
+    # Only the long-running services switch loops: the policy is process-wide, and the
+    # other commands may run inside another program (the tests invoke them in-process).
+    use_uvloop()
     created = asyncio.run(ensure_topics(settings))
     if created:
         logging.getLogger("ocop_live").info("created topics %s", ", ".join(created))
@@ -71,6 +73,7 @@ def web() -> None:
             "OCOP_TOKEN_SECRET is not set; host tokens cannot be checked. For the local "
             "stack run: eval \"$(ocop-live stack env)\""
         )
+    use_uvloop()
     try:
         asyncio.run(run_web(settings))
     except KeyboardInterrupt:

@@ -1,4 +1,4 @@
-"""The event loop every ocop-live process and bench consumer runs on: uvloop.
+"""The event loop the worker, the web process and the bench consumers run on: uvloop.
 
 faust's per-message path is mostly asyncio scheduling (41 % of the worker's self time
 with one event per message in bench/results), and the web process' fan-out is socket
