@@ -82,12 +82,15 @@ def why_missed(r: Results, meta: Meta) -> dict[str, str]:
         "soak_worker_rss": lambda: (
             f"worker RSS ended at {number(r.median('soak', 'worker_rss_end_mb'))} MiB; Redis "
             f"used_memory grew {number(r.median('soak', 'redis_memory_growth'), 100)} % over "
-            f"the same time. The worker remembers every accepted event id for "
-            f"OCOP_MAX_LATENESS_S ({meta.settings.get('OCOP_MAX_LATENESS_S', '?')} s) to drop "
-            f"duplicates, so its memory grows with the events of the last hour by design; "
-            f"a soak shorter than that horizon cannot see it level off. Lag p99 over the soak "
-            f"was {number(r.median('soak', 'lag_p99_s'))} s: where the worker falls behind, "
-            f"the backlog it holds adds to that."),
+            f"the same time. Two things grow with the fair, in the worker and in Redis alike: "
+            f"a 64-bit fingerprint of every event id accepted in the last OCOP_MAX_LATENESS_S "
+            f"({meta.settings.get('OCOP_MAX_LATENESS_S', '?')} s), to drop duplicates (8 bytes "
+            f"each once its minute is packed; they level off after that horizon, which a "
+            f"shorter soak cannot reach), and the merged state of every order (~400 bytes in "
+            f"the worker; order states are not pruned during a fair, and about one event in "
+            f"eighteen of the paced load opens an order). Lag p99 over the soak was "
+            f"{number(r.median('soak', 'lag_p99_s'))} s: where the worker falls behind, the "
+            f"backlog it holds adds to that."),
         "soak_web_rss": lambda: (
             f"web RSS ended at {number(r.median('soak', 'web_rss_end_mb'))} MiB."),
         "recovery": lambda: _recovery(r, session_s, rebalance_s),
