@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import faust
@@ -25,7 +23,7 @@ from streams.core.aggregate import Record
 from streams.core.contract import Reason, Rejected
 from streams.core.delta import DeadLetter
 from streams.pipeline import BatchProcessor
-from streams.tuning import bound_fetch_wait, fetch_wait_ms
+from streams.tuning import consumer_app, fetch_wait_ms
 from streams.wiring import aggregator_for, store_for
 
 log = logging.getLogger(__name__)
@@ -35,18 +33,11 @@ _METRICS_TYPE = "text/plain; version=0.0.4"
 
 def build_app(settings: Settings) -> faust.App:
     """A faust app with the counting agent, the catalog agent and /metrics, /healthz."""
-    app = faust.App(
-        settings.app_id,
-        broker=f"kafka://{settings.kafka_bootstrap}",
-        store="memory://",
-        topic_partitions=settings.partitions,
-        consumer_auto_offset_reset="earliest",
+    app = consumer_app(
+        settings, datadir_prefix="ocop-live",
         web_enabled=True,
         web_bind=settings.web_host,
         web_port=settings.worker_metrics_port,
-        # faust writes a data folder even with the memory store; keep it out of the tree.
-        datadir=Path(tempfile.gettempdir()) / f"ocop-live-{settings.app_id}",
-        producer_linger=0.005,
         broker_session_timeout=settings.group_session_timeout_s,
         broker_heartbeat_interval=settings.group_heartbeat_s,
         consumer_group_instance_id=settings.group_instance_id,
@@ -58,7 +49,6 @@ def build_app(settings: Settings) -> faust.App:
     catalog_topic = app.topic(settings.sessions_topic, **raw)
     dlq_topic = app.topic(settings.dlq_topic, **raw)
 
-    bound_fetch_wait(app, settings.fetch_max_wait_ms)
     keys = Keys(settings.key_prefix)
     redis = Redis.from_url(settings.redis_url, decode_responses=True)
     sink = DeadLetterSink(app.producer, topic=dlq_topic.get_topic_name())

@@ -1,4 +1,7 @@
-"""Consumer tuning faust does not expose as a setting, shared by the worker and the bench.
+"""The faust app the worker counts with, and the consumer tuning faust does not expose.
+
+``consumer_app`` is shared by the worker and the bench's do-nothing faust agent, so the
+floor it measures is faust configured exactly as the worker configures it.
 
 faust-streaming's aiokafka driver creates its consumer with ``fetch_max_wait_ms=1500``.
 Measured on the live bench rig at 4,000 events/s: with that value a fetch that found the
@@ -11,11 +14,35 @@ at the same load. An idle worker then asks the broker 20 times a second: cheap.
 from __future__ import annotations
 
 import logging
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import faust
 
+from ocop_live.settings import Settings
+
 log = logging.getLogger(__name__)
+
+
+def consumer_app(settings: Settings, *, datadir_prefix: str, **options: Any) -> faust.App:
+    """A faust app on the configured broker with the worker's consumer settings.
+
+    ``options`` adds faust settings of the caller's own (web server, group timeouts).
+    """
+    app = faust.App(
+        settings.app_id,
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        store="memory://",
+        topic_partitions=settings.partitions,
+        consumer_auto_offset_reset="earliest",
+        # faust writes a data folder even with the memory store; keep it out of the tree.
+        datadir=Path(tempfile.gettempdir()) / f"{datadir_prefix}-{settings.app_id}",
+        producer_linger=0.005,
+        **options,
+    )
+    bound_fetch_wait(app, settings.fetch_max_wait_ms)
+    return app
 
 
 def bound_fetch_wait(app: faust.App, max_wait_ms: int) -> None:

@@ -15,7 +15,6 @@ Protocol, every message JSON with a ``type``:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -30,6 +29,7 @@ from websockets.exceptions import ConnectionClosed
 from ocop_live import metrics
 from ocop_live.settings import Settings
 from ocop_live.tokens import HostTokens
+from web.cadence import tick_paced
 from web.fanout import Fanout
 from web.hub import Clock, Monotonic, disconnect_reason, encode, wall_ms
 from web.payload import Json, build_session
@@ -156,17 +156,9 @@ class HostHub:
 
     async def run(self) -> None:
         """Refresh the watched sessions after each board change, or at each heartbeat."""
-        while self._running:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.settings.heartbeat_s):
-                    await self.board_changed.wait()
-            self.board_changed.clear()
-            started = self.monotonic()
-            await self.tick()
-            # At most one tick per interval, counted from tick start to tick start: a
-            # sleep after the tick would stretch every period by the tick's own time.
-            elapsed = self.monotonic() - started
-            await asyncio.sleep(max(0.0, self.settings.push_interval_s - elapsed))
+        await tick_paced(running=lambda: self._running, changed=self.board_changed, tick=self.tick,
+                         heartbeat_s=self.settings.heartbeat_s,
+                         interval_s=self.settings.push_interval_s, monotonic=self.monotonic)
 
     async def tick(self) -> None:
         """Send each page its session if it changed, else a heartbeat when one is due."""

@@ -14,7 +14,6 @@ bounded ring, then a heartbeat; when the gap cannot be filled it gets a fresh sn
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -33,6 +32,7 @@ from ocop_live import metrics
 from ocop_live.keys import Keys
 from ocop_live.settings import Settings
 from web.banners import detect_banners
+from web.cadence import tick_paced
 from web.fanout import Fanout
 from web.payload import Json, board_changes, build_board
 from web.reader import StoreReader
@@ -241,17 +241,9 @@ class BoardHub:
 
     async def run(self) -> None:
         """Rebuild on change (or at every heartbeat, since windows roll with the clock)."""
-        while self._running:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.settings.heartbeat_s):
-                    await self._dirty.wait()
-            self._dirty.clear()
-            started = self.monotonic()
-            await self.tick()
-            # At most one tick per interval, counted from tick start to tick start: a
-            # sleep after the tick would stretch every period by the tick's own time.
-            elapsed = self.monotonic() - started
-            await asyncio.sleep(max(0.0, self.settings.push_interval_s - elapsed))
+        await tick_paced(running=lambda: self._running, changed=self._dirty, tick=self.tick,
+                         heartbeat_s=self.settings.heartbeat_s,
+                         interval_s=self.settings.push_interval_s, monotonic=self.monotonic)
 
     async def tick(self) -> None:
         """Rebuild once; broadcast the change (with banners) or a due heartbeat."""

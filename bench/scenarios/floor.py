@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -28,24 +27,14 @@ from bench.throughput import Throughput
 from bench.topics import scenario_settings
 from ocop_live.eventloop import use_uvloop
 from ocop_live.settings import Settings
-from streams.tuning import bound_fetch_wait
+from streams.tuning import consumer_app
 
 _TIMEOUT_S = 900.0
 
 
 def build_app(settings: Settings, *, expected: int, out: Path) -> faust.App:
     """A faust app whose one agent counts messages in batches, like the real worker."""
-    app = faust.App(
-        settings.app_id,
-        broker=f"kafka://{settings.kafka_bootstrap}",
-        store="memory://",
-        topic_partitions=settings.partitions,
-        consumer_auto_offset_reset="earliest",
-        web_enabled=False,
-        datadir=Path(tempfile.gettempdir()) / f"ocop-bench-{settings.app_id}",
-        producer_linger=0.005,
-    )
-    bound_fetch_wait(app, settings.fetch_max_wait_ms)
+    app = consumer_app(settings, datadir_prefix="ocop-bench", web_enabled=False)
     raw: dict[str, Any] = {"key_type": bytes, "value_type": bytes,
                            "key_serializer": "raw", "value_serializer": "raw"}
     source = app.topic(settings.views_topic, settings.orders_topic, **raw)

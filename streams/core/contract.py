@@ -261,7 +261,7 @@ class MessageDecoder:
         try:
             wires = [self._one.decode(raw)] if raw[:1] == b"{" else self._many.decode(raw)
             events = [self._convert(wire) for wire in wires]  # type: ignore[arg-type]
-        except (msgspec.ValidationError, TimestampError, *_DECODE_ERRORS):
+        except (TimestampError, *_DECODE_ERRORS):
             return self._one_by_one(raw, session)
         if not events:
             return _reject(raw, Reason.BAD_ENVELOPE, "empty array")
