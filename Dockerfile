@@ -8,10 +8,16 @@ ENV PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /app
 COPY pyproject.toml README.md ./
-COPY ocop_live ocop_live
+COPY common common
+COPY store store
+COPY counting counting
 COPY streams streams
 COPY consumers consumers
 COPY web web
+COPY cli cli
+# The development tools give the image `ocop-live simulate` for a rehearsal fair; the
+# product packages above never import them.
+COPY devtools devtools
 RUN pip install --no-cache-dir .
 # Worker /metrics and /healthz (OCOP_WORKER_METRICS_PORT), web server (OCOP_WEB_PORT).
 EXPOSE 6066 8080

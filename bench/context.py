@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.config import BenchConfig
-from ocop_live.stack import StackAddresses
+from devtools.stack import StackAddresses
 
 Figures = dict[str, float]
 

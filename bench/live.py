@@ -26,10 +26,10 @@ from bench.redisprobe import RedisProbe
 from bench.services import Service, fetch_text, python_argv, settings_env
 from bench.stats import Scrape, median
 from bench.topics import create_topics, delete_topics, scenario_settings
+from common.catalog import SAMPLE_CATALOG, load_catalog
+from common.settings import Settings
 from consumers.catalog import publish_catalog
-from ocop_live.catalog import SAMPLE_CATALOG, load_catalog
-from ocop_live.keys import Keys
-from ocop_live.settings import Settings
+from store.keys import Keys
 
 _LAG_EVERY_S = 0.2
 
@@ -83,7 +83,7 @@ class Rig:
         self._started_ms = time.time_ns() // 1_000_000
         worker = self.start_worker()
         env = settings_env(self.settings)
-        self.web = Service.start(f"{self.name}-web", python_argv("ocop_live", "web"), env=env,
+        self.web = Service.start(f"{self.name}-web", python_argv("cli", "web"), env=env,
                                  log_dir=self.ctx.log_dir)
         self.web.wait_http(f"http://127.0.0.1:{self.settings.web_port}/healthz")
         worker.wait_http(f"http://127.0.0.1:{self.settings.worker_metrics_port}/healthz")
@@ -109,7 +109,7 @@ class Rig:
 
     def start_worker(self) -> Service:
         """Start a worker of this rig's group (again, after a kill)."""
-        self.worker = Service.start(f"{self.name}-worker", python_argv("ocop_live", "worker"),
+        self.worker = Service.start(f"{self.name}-worker", python_argv("cli", "worker"),
                                     env=settings_env(self.settings), log_dir=self.ctx.log_dir)
         return self.worker
 

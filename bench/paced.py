@@ -23,8 +23,8 @@ from pathlib import Path
 import msgspec
 from aiokafka import AIOKafkaProducer
 
-from ocop_live.catalog import SAMPLE_CATALOG, load_catalog
-from ocop_live.simulator.fair import format_ts
+from common.catalog import SAMPLE_CATALOG, load_catalog
+from devtools.simulator.fair import format_ts
 
 Schedule = Sequence[tuple[float, float]]
 

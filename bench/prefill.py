@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import msgspec
 
 from bench.topics import Outgoing, create_topics, produce
-from ocop_live.catalog import SAMPLE_CATALOG, load_catalog
-from ocop_live.settings import Settings
-from ocop_live.simulator.fair import FairConfig, Message, generate
+from common.catalog import SAMPLE_CATALOG, load_catalog
+from common.settings import Settings
+from devtools.simulator.fair import FairConfig, Message, generate
 
 _SPAN_MS = 30 * 60_000
 

@@ -1,7 +1,7 @@
 """``python -m bench.quiet worker``: the real worker with every Prometheus metric a no-op.
 
 The project's code is untouched: the metric classes are swapped in prometheus_client
-before ``ocop_live.metrics`` imports them, so the worker runs the same path minus the
+before ``common.metrics`` imports them, so the worker runs the same path minus the
 cost of counting. Comparing it with the normal worker gives the metrics' share.
 """
 
@@ -37,7 +37,7 @@ def main() -> None:
     prometheus_client.Counter = _Silent  # type: ignore[misc, assignment]
     prometheus_client.Gauge = _Silent  # type: ignore[misc, assignment]
     prometheus_client.Histogram = _Silent  # type: ignore[misc, assignment]
-    from ocop_live.cli import main as ocop_live
+    from cli.main import main as ocop_live
 
     ocop_live()
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from ocop_live.keys import Keys
+from store.keys import Keys
 
 
 @dataclass(frozen=True, slots=True)

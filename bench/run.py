@@ -31,11 +31,11 @@ from bench.scenarios.soak import soak
 from bench.targets import Results
 from bench.throughput import Throughput
 from bench.topics import delete_topics, scenario_settings
-from ocop_live.settings import Settings
-from ocop_live.stack import LocalStack
+from common.settings import Settings
+from devtools.stack import LocalStack
 
-# Inclusive shares worth knowing when tuning streams/ (a frame's file or function).
-HOT_SPOTS = ("streams/core/", "streams/store.py", "encode_batch", "streams/pipeline.py",
+# Inclusive shares worth knowing when tuning the write side (a frame's file or function).
+HOT_SPOTS = ("counting/", "streams/shardstore.py", "encode_batch", "streams/pipeline.py",
              "prometheus_client", "_observe_lag", "msgspec", "take_events")
 
 

@@ -21,8 +21,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus, WebSocketException
 
 from bench.stats import percentile
-from ocop_live.eventloop import use_uvloop
-from ocop_live.tokens import HostTokens
+from common.eventloop import use_uvloop
+from common.tokens import HostTokens
 
 _SERVER_TIME = re.compile(r'"server_time":(\d+)')
 _TYPE = re.compile(r'"type":"(\w+)"')

@@ -20,7 +20,7 @@ from typing import Any
 
 from bench.config import BENCH_DIR
 from bench.procfs import ProcSample, sample
-from ocop_live.settings import Settings
+from common.settings import Settings
 
 REPO = BENCH_DIR.parent
 
@@ -45,7 +45,7 @@ class Service:
 
     Usage::
 
-        worker = Service.start("worker", [sys.executable, "-m", "ocop_live", "worker"],
+        worker = Service.start("worker", [sys.executable, "-m", "cli", "worker"],
                                env=settings_env(settings), log_dir=run_dir)
         worker.wait_http(f"http://127.0.0.1:{port}/healthz")
         worker.stop()

@@ -10,10 +10,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import SecretStr
 
+from common.settings import Settings
 from consumers.topics import ensure_topics
-from ocop_live.settings import Settings
-from ocop_live.stack import StackAddresses
-from ocop_live.stack.ports import pick_free_ports
+from devtools.stack import StackAddresses
+from devtools.stack.ports import pick_free_ports
 
 _IN_FLIGHT = 5_000
 

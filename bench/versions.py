@@ -44,7 +44,7 @@ def accelerations() -> dict[str, str]:
     return {
         "hiredis (redis-py parser)": "active" if redis.utils.HIREDIS_AVAILABLE else "inactive",
         "uvloop": ("active: the worker, the web process and the bench consumers run on it "
-                   "(ocop_live/eventloop.py)" if _importable("uvloop")
+                   "(common/eventloop.py)" if _importable("uvloop")
                    else "not installed: asyncio's default loop"),
         "aiokafka C records": "active" if aiokafka_c else "inactive",
         "faust Cython streams": ("active" if _importable("faust._cython.streams")

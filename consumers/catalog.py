@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiokafka import AIOKafkaProducer
 
-from ocop_live.catalog import Catalog, encode_session
-from ocop_live.settings import Settings
+from common.catalog import Catalog, encode_session
+from common.settings import Settings
 
 
 async def publish_catalog(catalog: Catalog, *, settings: Settings) -> int:

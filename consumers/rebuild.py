@@ -9,20 +9,20 @@ afterwards resume exactly there.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from redis.asyncio import Redis
 
-from ocop_live.catalog import CatalogError, decode_session
-from ocop_live.keys import Keys
-from ocop_live.settings import Settings
-from streams.core.aggregate import Record
-from streams.core.delta import DeadLetter
+from common.settings import Settings
+from counting.aggregate import Record
+from counting.delta import DeadLetter
+from store.keys import Keys
+from streams.catalog import CatalogProcessor
 from streams.pipeline import BatchProcessor
-from streams.wiring import aggregator_for, store_for
+from streams.wiring import aggregator_for, catalog_store_for, store_for
 
 log = logging.getLogger(__name__)
 
@@ -114,59 +114,45 @@ async def rebuild(
     try:
         removed = await _wipe(redis, keys)
         log.info("removed %d keys matching %s", removed, keys.everything())
-        sessions = await _replay_catalog(consumer, redis, keys, settings)
+        # The same decoding and the same aggregation as the workers, so the rebuild
+        # judges and counts every record as they did.
         sink = CountingSink()
-        # The same aggregation as the workers, so the rebuild counts what they counted.
+        catalog = catalog_store_for(redis, settings)
+        await _replay(consumer, settings, [settings.sessions_topic],
+                      CatalogProcessor(store=catalog, sink=sink).process, batch_max)
         processor = BatchProcessor(aggregator=aggregator_for(settings),
                                    store=store_for(redis, settings), sink=sink)
-        ends = await _end_offsets(
-            consumer, settings, [settings.views_topic, settings.orders_topic]
-        )
-        total = sum(ends.values())
-        done = 0
-        while any(await _behind(consumer, ends)):
-            batch = await consumer.getmany(timeout_ms=1000, max_records=batch_max)
-            records = [
-                Record(r.topic, r.partition, r.offset, r.key, r.value)
-                for tp, rows in batch.items() for r in rows if r.offset < ends[tp]
-            ]
-            if records:
-                await processor.process(records)
-                done += len(records)
-                if progress is not None:
-                    progress(done, total)
-        return RebuildReport(messages=done, dead_letters=sink.count, sessions=sessions,
-                             keys_removed=removed)
+        done = await _replay(consumer, settings, [settings.views_topic, settings.orders_topic],
+                             processor.process, batch_max, progress)
+        return RebuildReport(messages=done, dead_letters=sink.count,
+                             sessions=await catalog.count(), keys_removed=removed)
     finally:
         await consumer.stop()
         await redis.aclose()
 
 
+async def _replay(
+    consumer: AIOKafkaConsumer, settings: Settings, topics: Sequence[str],
+    apply: Callable[[Sequence[Record]], Awaitable[object]], batch_max: int,
+    progress: Progress | None = None,
+) -> int:
+    """Feed ``topics`` from their beginning to their current end through ``apply``."""
+    ends = await _end_offsets(consumer, settings, topics)
+    total = sum(ends.values())
+    done = 0
+    while any(await _behind(consumer, ends)):
+        batch = await consumer.getmany(timeout_ms=1000, max_records=batch_max)
+        records = [
+            Record(r.topic, r.partition, r.offset, r.key, r.value)
+            for tp, rows in batch.items() for r in rows if r.offset < ends[tp]
+        ]
+        if records:
+            await apply(records)
+            done += len(records)
+            if progress is not None:
+                progress(done, total)
+    return done
+
+
 async def _behind(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> list[bool]:
     return [await consumer.position(tp) < end for tp, end in ends.items()]
-
-
-async def _replay_catalog(
-    consumer: AIOKafkaConsumer, redis: Redis, keys: Keys, settings: Settings
-) -> int:
-    ends = await _end_offsets(consumer, settings, [settings.sessions_topic])
-    latest: dict[str, str | None] = {}
-    while any(await _behind(consumer, ends)):
-        batch = await consumer.getmany(timeout_ms=1000)
-        for rows in batch.values():
-            for r in rows:
-                sid = r.key.decode("utf-8", "replace") if r.key else ""
-                if r.value is None:
-                    latest[sid] = None
-                    continue
-                try:
-                    latest[decode_session(r.value).session_id] = r.value.decode()
-                except CatalogError as exc:
-                    log.warning("catalog record %s[%d]@%d skipped: %s",
-                                r.topic, r.partition, r.offset, exc)
-    present = {sid: value for sid, value in latest.items() if value is not None}
-    async with redis.pipeline(transaction=True) as pipe:
-        for sid, value in present.items():
-            pipe.hset(keys.catalog(), sid, value)
-        await pipe.execute()
-    return len(present)

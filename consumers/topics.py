@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from ocop_live.settings import Settings
+from common.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import time
 from typing import Any
 
 import faust
@@ -13,18 +12,16 @@ from mode import CrashingSupervisor
 from prometheus_client import generate_latest
 from redis.asyncio import Redis
 
-from consumers.deadletters import DeadLetterSink
-from ocop_live import metrics
-from ocop_live.catalog import CatalogError, decode_session
-from ocop_live.eventloop import loop_kind
-from ocop_live.keys import Keys
-from ocop_live.settings import Settings
-from streams.core.aggregate import Record
-from streams.core.contract import Reason, Rejected
-from streams.core.delta import DeadLetter
+from common import metrics
+from common.clock import wall_ms
+from common.eventloop import loop_kind
+from common.settings import Settings
+from counting.aggregate import Record
+from streams.catalog import CatalogProcessor
+from streams.deadletters import DeadLetterSink
 from streams.pipeline import BatchProcessor
-from streams.tuning import consumer_app, fetch_wait_ms
-from streams.wiring import aggregator_for, store_for
+from streams.tuning import consumer_app, fetch_wait_ms, fetch_wait_problem
+from streams.wiring import aggregator_for, catalog_store_for, store_for
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +46,12 @@ def build_app(settings: Settings) -> faust.App:
     catalog_topic = app.topic(settings.sessions_topic, **raw)
     dlq_topic = app.topic(settings.dlq_topic, **raw)
 
-    keys = Keys(settings.key_prefix)
     redis = Redis.from_url(settings.redis_url, decode_responses=True)
     sink = DeadLetterSink(app.producer, topic=dlq_topic.get_topic_name())
     processor = BatchProcessor(
         aggregator=aggregator_for(settings), store=store_for(redis, settings), sink=sink
     )
+    catalog_processor = CatalogProcessor(store=catalog_store_for(redis, settings), sink=sink)
 
     # A bug that escapes the pipeline stops the worker instead of letting faust restart
     # the agent in place: a restarted process resumes cleanly from what Redis recorded.
@@ -62,34 +59,15 @@ def build_app(settings: Settings) -> faust.App:
     async def count(stream: Any) -> None:
         # faust's StreamT stub lacks take_events (faust 0.15.3 has it on Stream).
         async for events in stream.take_events(settings.batch_max, settings.batch_within_s):
-            records = [
-                Record(e.message.topic, e.message.partition, e.message.offset,
-                       e.message.key, e.message.value)
-                for e in events
-            ]
-            await processor.process(records)
+            await processor.process(_records(events))
             for (topic, partition), offset in processor.take_seeks().items():
                 await app.consumer.seek(TP(topic, partition), offset)
             _observe_lag(app, events)
 
     @app.agent(catalog_topic, name="catalog")
-    async def catalog(stream: faust.StreamT[bytes]) -> None:
-        async for event in stream.events():
-            message = event.message
-            sid = message.key.decode("utf-8", "replace") if message.key else ""
-            if message.value is None:
-                await redis.hdel(keys.catalog(), sid)
-                continue
-            try:
-                session = decode_session(message.value)
-            except CatalogError as exc:
-                await sink.send([DeadLetter(
-                    message.topic, message.partition, message.offset, message.key,
-                    Rejected(message.value, Reason.INVALID_FIELD, str(exc)),
-                )])
-                continue
-            await redis.hset(keys.catalog(), session.session_id, message.value.decode())
-            metrics.CATALOG_UPDATES.inc()
+    async def catalog(stream: Any) -> None:
+        async for events in stream.take_events(settings.batch_max, settings.batch_within_s):
+            await catalog_processor.process(_records(events))
 
     @app.on_partitions_assigned.connect
     async def on_assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
@@ -123,10 +101,17 @@ def build_app(settings: Settings) -> faust.App:
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:
         return web.json({"status": "ok", "role": "worker", "event_loop": loop_kind(),
-                         "fetch_max_wait_ms": fetch_wait_ms(app)})
+                         "fetch_max_wait_ms": fetch_wait_ms(app),
+                         "fetch_wait_problem": fetch_wait_problem(app)})
 
     del count, catalog, on_assigned, on_revoked, metrics_page, healthz
     return app
+
+
+def _records(events: Any) -> list[Record]:
+    """The records of a batch of faust events, with their source positions."""
+    return [Record(e.message.topic, e.message.partition, e.message.offset, e.message.key,
+                   e.message.value) for e in events]
 
 
 def _observe_lag(app: faust.App, events: Any) -> None:
@@ -134,7 +119,7 @@ def _observe_lag(app: faust.App, events: Any) -> None:
     newest: dict[Any, Any] = {}
     for event in events:
         newest[event.message.tp] = event.message
-    now = time.time()
+    now = wall_ms() / 1000
     for tp, message in newest.items():
         high = app.consumer.highwater(tp)
         if high is None:

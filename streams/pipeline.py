@@ -11,22 +11,15 @@ from typing import Protocol, TypeVar
 
 from redis.exceptions import RedisError
 
-from ocop_live import metrics
-from streams.core.aggregate import Aggregator, Record
-from streams.core.delta import DeadLetter, ShardDelta
-from streams.core.state import ShardState
-from streams.store import FenceRejected, ShardStore
+from common import metrics
+from common.clock import Clock, wall_ms
+from counting.aggregate import Aggregator, Record
+from counting.delta import DeadLetter, ShardDelta
+from counting.state import ShardState
+from streams.shardstore import FenceRejected, ShardStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-Clock = Callable[[], int]
-
-
-def wall_clock_ms() -> int:
-    """Milliseconds since the epoch (the production clock; tests inject their own)."""
-    return time.time_ns() // 1_000_000
-
 
 class LetterSink(Protocol):
     """Where dead letters go (the dead-letter topic in production)."""
@@ -50,7 +43,7 @@ class BatchProcessor:
         aggregator: Aggregator,
         store: ShardStore,
         sink: LetterSink,
-        clock: Clock = wall_clock_ms,
+        clock: Clock = wall_ms,
         retry_max_s: float = 5.0,
     ) -> None:
         self.aggregator = aggregator

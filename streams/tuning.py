@@ -20,7 +20,7 @@ from typing import Any
 
 import faust
 
-from ocop_live.settings import Settings
+from common.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +54,11 @@ def bound_fetch_wait(app: faust.App, max_wait_ms: int) -> None:
 
     @app.on_partitions_assigned.connect
     async def _cap(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        fetcher = _fetcher(app)
-        if fetcher is None:
-            log.warning("cannot find the aiokafka fetcher of faust's consumer: fetches keep "
-                        "faust's 1.5 s broker wait and events may reach the worker late")
+        fetcher, problem = _fetcher(app)
+        if problem is not None:
+            log.warning("cannot bound the broker's fetch wait: %s. Fetches keep faust's 1.5 s "
+                        "wait and events may reach the worker late; pin faust-streaming and "
+                        "aiokafka to the versions in pyproject.toml", problem)
             return
         fetcher._fetch_max_wait_ms = max_wait_ms
 
@@ -66,10 +67,29 @@ def bound_fetch_wait(app: faust.App, max_wait_ms: int) -> None:
 
 def fetch_wait_ms(app: faust.App) -> int | None:
     """The broker wait the app's fetcher uses now (None before the consumer exists)."""
-    fetcher = _fetcher(app)
-    return None if fetcher is None else int(fetcher._fetch_max_wait_ms)
+    fetcher, problem = _fetcher(app)
+    return None if problem is not None else int(fetcher._fetch_max_wait_ms)
 
 
-def _fetcher(app: faust.App) -> Any:
-    consumer = getattr(getattr(app.consumer, "_thread", None), "_consumer", None)
-    return getattr(consumer, "_fetcher", None)
+def fetch_wait_problem(app: faust.App) -> str | None:
+    """None while the fetch wait can be set; else which library internal is missing."""
+    return _fetcher(app)[1]
+
+
+# faust's aiokafka driver → its consumer thread → aiokafka's consumer → its fetcher.
+_FETCHER_PATH = ("_thread", "_consumer", "_fetcher")
+_WAIT = "_fetch_max_wait_ms"
+
+
+def _fetcher(app: faust.App) -> tuple[Any, str | None]:
+    """aiokafka's fetcher inside faust's consumer, or None and what is missing on the way."""
+    node: Any = app.consumer
+    where = "faust app.consumer"
+    for name in _FETCHER_PATH:
+        node = getattr(node, name, None)
+        where = f"{where}.{name}"
+        if node is None:
+            return None, f"{where} is missing (not started yet, or moved by an upgrade)"
+    if not isinstance(getattr(node, _WAIT, None), int):
+        return None, f"{where} has no integer {_WAIT} (moved by an aiokafka upgrade)"
+    return node, None

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
-from ocop_live.keys import Keys
-from ocop_live.settings import Settings
-from streams.core.aggregate import Aggregator, Rules
-from streams.store import Retention, ShardStore
+from common.settings import Settings
+from counting.aggregate import Aggregator, Rules
+from store.catalog import CatalogStore
+from store.keys import Keys
+from streams.shardstore import Retention, ShardStore
 
 
 def aggregator_for(settings: Settings) -> Aggregator:
@@ -28,3 +29,8 @@ def store_for(redis: Redis, settings: Settings) -> ShardStore:
     """The fenced store under the configured key prefix and retention."""
     return ShardStore(redis, keys=Keys(settings.key_prefix),
                       retention=Retention(minute_s=settings.minute_retention_s))
+
+
+def catalog_store_for(redis: Redis, settings: Settings) -> CatalogStore:
+    """The catalog hash under the configured key prefix."""
+    return CatalogStore(redis, keys=Keys(settings.key_prefix))

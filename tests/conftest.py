@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from ocop_live.settings import Settings
-from ocop_live.stack import LocalStack, StackAddresses
-from ocop_live.stack.ports import pick_free_ports
+from common.settings import Settings
+from devtools.stack import LocalStack, StackAddresses
+from devtools.stack.ports import pick_free_ports
 
 # One unit for every wait in the suite; slow machines scale it up.
 TIME_UNIT = float(os.environ.get("OCOP_TEST_TIME_SCALE", "1"))

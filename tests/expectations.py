@@ -10,8 +10,8 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 from redis.asyncio import Redis
 
-from ocop_live.keys import Keys
-from ocop_live.settings import Settings
+from common.settings import Settings
+from store.keys import Keys
 from tests.conftest import seconds
 from web.payload import build_board, build_session
 from web.reader import StoreReader

@@ -17,8 +17,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from redis.asyncio import Redis
 
-from ocop_live.keys import Keys
-from ocop_live.settings import Settings
+from common.settings import Settings
+from store.keys import Keys
 from tests.conftest import seconds, settings_env
 
 
@@ -27,7 +27,7 @@ def spawn(settings: Settings, role: str, log_dir: Path) -> tuple[subprocess.Pope
     log_path = log_dir / f"{role}-{time.monotonic_ns()}.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "ocop_live", role],
+            [sys.executable, "-m", "cli", role],
             env=settings_env(settings), stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )

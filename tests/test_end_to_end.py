@@ -19,13 +19,13 @@ from typing import Any
 
 import pytest
 
+from common.catalog import SAMPLE_CATALOG, load_catalog
+from common.settings import Settings
+from common.tokens import HostTokens
 from consumers.topics import ensure_topics
-from ocop_live.catalog import SAMPLE_CATALOG, load_catalog
-from ocop_live.settings import Settings
-from ocop_live.simulator.fair import FairConfig, generate
-from ocop_live.simulator.producer import KafkaTarget, send_fair
-from ocop_live.simulator.truth import compute_truth
-from ocop_live.tokens import HostTokens
+from devtools.simulator.fair import FairConfig, generate
+from devtools.simulator.producer import KafkaTarget, send_fair
+from devtools.simulator.truth import compute_truth
 from tests.conftest import seconds
 from tests.expectations import COUNTS, hll_close, read_dead_letters
 from tests.processes import running, wait_caught_up

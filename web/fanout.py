@@ -33,7 +33,7 @@ from websockets.extensions.permessage_deflate import (
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
-from ocop_live import metrics
+from common import metrics
 
 log = logging.getLogger(__name__)
 

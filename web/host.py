@@ -26,12 +26,13 @@ from redis.exceptions import RedisError
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from ocop_live import metrics
-from ocop_live.settings import Settings
-from ocop_live.tokens import HostTokens
+from common import metrics
+from common.clock import Clock, Monotonic, wall_ms
+from common.settings import Settings
+from common.tokens import HostTokens
 from web.cadence import tick_paced
 from web.fanout import Fanout
-from web.hub import Clock, Monotonic, disconnect_reason, encode, wall_ms
+from web.hub import disconnect_reason, encode
 from web.payload import Json, build_session
 from web.reader import StoreReader
 

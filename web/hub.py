@@ -18,7 +18,6 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -28,9 +27,10 @@ from redis.exceptions import RedisError
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from ocop_live import metrics
-from ocop_live.keys import Keys
-from ocop_live.settings import Settings
+from common import metrics
+from common.clock import Clock, Monotonic, wall_ms
+from common.settings import Settings
+from store.keys import Keys
 from web.banners import detect_banners
 from web.cadence import tick_paced
 from web.fanout import Fanout
@@ -40,16 +40,9 @@ from web.ring import ChangeRing
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], int]
-Monotonic = Callable[[], float]
 RELOAD = "reload"
 DEFAULT_RING_SIZE = 256
 DEFAULT_STALE_AFTER_S = 15.0
-
-
-def wall_ms() -> int:
-    """Wall-clock time in epoch milliseconds."""
-    return time.time_ns() // 1_000_000
 
 
 def encode(payload: Json) -> str:

@@ -11,8 +11,19 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from streams.core.delta import COUNT_FIELDS, GMV, ORDERS, UNITS, VIEWERS_NOW, VIEWS
-from streams.core.windows import WINDOW_MINUTES
+from store.fields import (
+    COUNT_FIELDS,
+    GMV,
+    ORDERS,
+    PEAK,
+    PEAK_AT,
+    UNITS,
+    VIEWERS_NOW,
+    VIEWS,
+    product_field,
+    product_of,
+)
+from store.windows import WINDOW_MINUTES
 from web.reader import BoardRows, Scores, SessionRows
 
 Json = dict[str, Any]
@@ -148,14 +159,13 @@ def build_session(rows: SessionRows) -> Json:
     product_info = {p.get("product_id"): p for p in info.get("products", [])}
     products = []
     for name in c:
-        if name.startswith("p|") and name.endswith("|units"):
-            pid = name[2:-len("|units")]
+        if (pid := product_of(name, UNITS)) is not None:
             products.append({
                 "product_id": pid,
                 "name": product_info.get(pid, {}).get("name"),
                 "stars": product_info.get(pid, {}).get("stars"),
                 UNITS: _int(c[name]),
-                GMV: _int(c.get(f"p|{pid}|{GMV}")),
+                GMV: _int(c.get(product_field(pid, GMV))),
             })
     products.sort(key=lambda p: (-p[UNITS], p["product_id"]))
     series = [
@@ -165,7 +175,7 @@ def build_session(rows: SessionRows) -> Json:
     fair = {f: _int(c.get(f)) for f in COUNT_FIELDS}
     today = {f: _int(v) for f, v in zip(COUNT_FIELDS, rows.today, strict=True)} if rows.today \
         else dict.fromkeys(COUNT_FIELDS, 0)
-    peak_at = c.get("peak_at")
+    peak_at = c.get(PEAK_AT)
     unique = rows.unique_viewers
     return {
         "session_id": rows.session_id,
@@ -177,7 +187,7 @@ def build_session(rows: SessionRows) -> Json:
         VIEWS: fair[VIEWS],
         "unique_viewers": unique,
         VIEWERS_NOW: _int(c.get(VIEWERS_NOW)),
-        "peak_viewers": _int(c.get("peak")),
+        "peak_viewers": _int(c.get(PEAK)),
         "peak_at": int(peak_at) if peak_at else None,
         ORDERS: fair[ORDERS],
         UNITS: fair[UNITS],

@@ -10,9 +10,9 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
-from ocop_live.keys import Keys, session_field
-from streams.core.delta import COUNT_FIELDS
-from streams.core.windows import local_day, window_minutes
+from store.fields import COUNT_FIELDS, GMV, session_field
+from store.keys import Keys
+from store.windows import local_day, window_minutes
 
 Hash = dict[str, str]
 Fields = dict[str, str | None]
@@ -206,7 +206,7 @@ class StoreReader:
                             for minute, values in zip(minutes, series[shard], strict=True)}
             # The same comparisons ZCOUNT and ZRANGEBYSCORE make with an exclusive "(gmv"
             # bound: sessions strictly ahead, and the lowest revenue among them.
-            gmv = float(rows.counters.get("gmv_vnd", 0) or 0)
+            gmv = float(rows.counters.get(GMV, 0) or 0)
             above = [score for score in scores if score > gmv]
             rows.rank_above = len(above)
             rows.sessions_ranked = ranked

@@ -16,15 +16,16 @@ from redis.exceptions import RedisError
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
-from ocop_live import metrics
-from ocop_live.eventloop import loop_kind
-from ocop_live.keys import Keys
-from ocop_live.settings import Settings
-from ocop_live.tokens import HostTokens
+from common import metrics
+from common.clock import Clock, wall_ms
+from common.eventloop import loop_kind
+from common.settings import Settings
+from common.tokens import HostTokens
+from store.keys import Keys
 from web.fanout import DEFAULT_HIGH_WATER, SERVER_EXTENSIONS, Fanout
 from web.guard import Guard, default_origins, parse_origins
 from web.host import DEFAULT_AUTH_TIMEOUT_S, HostHub
-from web.hub import DEFAULT_RING_SIZE, BoardHub, Clock, wall_ms
+from web.hub import DEFAULT_RING_SIZE, BoardHub
 from web.payload import build_session
 from web.reader import READ_TIMEOUT_S, StoreReader
 from web.responses import json_response, response

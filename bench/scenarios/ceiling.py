@@ -17,7 +17,7 @@ from bench.prefill import Prefilled
 from bench.scenarios.reader import Meter, from_start
 from bench.services import python_argv, run_json
 from bench.throughput import Throughput
-from ocop_live.eventloop import use_uvloop
+from common.eventloop import use_uvloop
 
 _DEADLINE_S = 600.0
 

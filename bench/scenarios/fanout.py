@@ -21,7 +21,7 @@ from bench.procfs import ProcSample
 from bench.screens import Timings, board_screen
 from bench.services import Service, ServiceError, python_argv
 from bench.stats import Scrape, percentile
-from ocop_live.catalog import SAMPLE_CATALOG, load_catalog
+from common.catalog import SAMPLE_CATALOG, load_catalog
 
 _SETTLE_S = 8.0
 # The generator's screens are spread over processes so that reading one burst of a

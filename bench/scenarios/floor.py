@@ -25,8 +25,8 @@ from bench.scenarios.reader import cpu_now
 from bench.services import Service, ServiceError, python_argv, settings_env
 from bench.throughput import Throughput
 from bench.topics import scenario_settings
-from ocop_live.eventloop import use_uvloop
-from ocop_live.settings import Settings
+from common.eventloop import use_uvloop
+from common.settings import Settings, load_settings
 from streams.tuning import consumer_app
 
 _TIMEOUT_S = 900.0
@@ -63,7 +63,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, required=True)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    app = build_app(Settings(), expected=args.messages, out=args.out)
+    app = build_app(load_settings(), expected=args.messages, out=args.out)
     faust.Worker(app, loglevel="warning").execute_from_commandline()
 
 

@@ -20,11 +20,11 @@ from bench.services import Service, ServiceError, fetch_text, python_argv, setti
 from bench.stats import Scrape
 from bench.throughput import Progress, window
 from bench.topics import scenario_settings
-from ocop_live.keys import Keys
+from store.keys import Keys
 
 _POLL_S = 0.02
 _TIMEOUT_S = 900.0
-WORKER = "ocop_live"
+WORKER = "cli"
 QUIET_WORKER = "bench.quiet"
 
 

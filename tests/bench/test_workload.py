@@ -9,7 +9,7 @@ from bench.procfs import parse_stat
 from bench.profiler import package_of, summarize, summarize_inclusive
 from bench.scenarios.flash import recovery_floor
 from bench.throughput import Progress, window
-from ocop_live.simulator.fair import Message
+from devtools.simulator.fair import Message
 
 
 def _message(kind: str, key: str, n: int) -> Message:
@@ -88,15 +88,15 @@ def test_recovery_floor_from_the_backlog() -> None:
 _ROOT = "main (faust/streams.py:10)"
 COLLAPSED = "\n".join([
     f"{_ROOT};_run (asyncio/events.py:80) 60",
-    f"{_ROOT};batch (streams/core/aggregate.py:95) 30",
-    f"{_ROOT};encode (streams/store.py:88) 10",
+    f"{_ROOT};batch (counting/aggregate.py:95) 30",
+    f"{_ROOT};encode (streams/shardstore.py:88) 10",
 ])
 
 
 def test_profile_summary_charges_the_innermost_frame() -> None:
     assert summarize(COLLAPSED) == {"asyncio": 0.6, "streams": 0.4}
-    assert summarize_inclusive(COLLAPSED, ("faust/", "streams/core/")) == {
-        "faust/": 1.0, "streams/core/": 0.3}
+    assert summarize_inclusive(COLLAPSED, ("faust/", "counting/")) == {
+        "faust/": 1.0, "counting/": 0.3}
 
 
 @pytest.mark.parametrize(

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ocop_live.catalog import SAMPLE_CATALOG, load_catalog
-from ocop_live.settings import Settings
-from ocop_live.simulator.fair import Fair, FairConfig, generate
-from ocop_live.simulator.producer import KafkaTarget, send_fair
-from ocop_live.stack.ports import pick_free_ports
+from common.catalog import SAMPLE_CATALOG, load_catalog
+from common.settings import Settings
+from devtools.simulator.fair import Fair, FairConfig, generate
+from devtools.simulator.producer import KafkaTarget, send_fair
+from devtools.stack.ports import pick_free_ports
 from tests.expectations import Drift, drift_from_truth, read_dead_letters
 from tests.processes import spawn, stop, wait_caught_up
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from common.settings import Settings
 from consumers.topics import ensure_topics
-from ocop_live.settings import Settings
-from ocop_live.simulator.truth import compute_truth
+from devtools.simulator.truth import compute_truth
 from tests.chaos.corpus import hostile_records
 from tests.chaos.harness import Run, WorkerPool, finish
 from tests.chaos.test_faults import supervised

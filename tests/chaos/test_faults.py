@@ -22,13 +22,13 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+from common.settings import Settings
 from consumers.rebuild import rebuild
 from consumers.topics import ensure_topics
-from ocop_live.keys import Keys
-from ocop_live.settings import Settings
-from ocop_live.simulator.fair import Message
-from ocop_live.simulator.truth import compute_truth
-from ocop_live.stack import LocalStack
+from devtools.simulator.fair import Message
+from devtools.simulator.truth import compute_truth
+from devtools.stack import LocalStack
+from store.keys import Keys
 from tests.chaos.harness import FULL, Outcome, Run, WorkerPool, finish
 from tests.conftest import seconds
 

@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+from common.catalog import SAMPLE_CATALOG, Catalog, load_catalog
+from common.settings import Settings
 from consumers.rebuild import RebuildRefused, rebuild
 from consumers.topics import ensure_topics
-from ocop_live.catalog import SAMPLE_CATALOG, Catalog, load_catalog
-from ocop_live.keys import Keys
-from ocop_live.settings import Settings
-from ocop_live.simulator.fair import FairConfig, generate
-from ocop_live.simulator.producer import KafkaTarget, send_fair
+from devtools.simulator.fair import FairConfig, generate
+from devtools.simulator.producer import KafkaTarget, send_fair
+from store.keys import Keys
 from tests.processes import running, wait_caught_up
 from web.payload import build_board, build_session
 from web.reader import StoreReader

@@ -1,4 +1,4 @@
-"""The sample names every declared metric of ``ocop_live.metrics`` exposes."""
+"""The sample names every declared metric of ``common.metrics`` exposes."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import re
 
 from prometheus_client.metrics import MetricWrapperBase
 
-from ocop_live import metrics
+from common import metrics
 
 _SUFFIXES = {
     "counter": ("_total", "_created"),

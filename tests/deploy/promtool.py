@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from ocop_live.stack import prometheus
-from ocop_live.stack.ports import StackError
+from devtools.stack import prometheus
+from devtools.stack.ports import StackError
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"

@@ -80,7 +80,7 @@ def test_every_rule_is_labelled_and_described_in_both_languages(rule: dict[str, 
 @pytest.mark.parametrize("rule", _rules(), ids=lambda rule: str(rule["alert"]))
 def test_every_rule_names_declared_metrics_and_known_jobs(rule: dict[str, Any]) -> None:
     expr = rule["expr"]
-    assert not undeclared(expr), f"not in ocop_live/metrics.py: {undeclared(expr)}"
+    assert not undeclared(expr), f"not in common/metrics.py: {undeclared(expr)}"
     jobs = set(re.findall(r'job="([^"]+)"', expr))
     assert jobs <= JOBS
     # Every process exposes every declared metric: naming the job keeps the web's idle

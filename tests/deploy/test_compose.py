@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from ocop_live.cli import main
-from ocop_live.settings import Settings
+from cli.main import main
+from common.settings import Settings
 from tests.deploy import promtool
 
 REPO = promtool.REPO
@@ -130,9 +130,10 @@ def test_dockerfile_installs_the_package_with_the_readme_entry_point() -> None:
     (entrypoint,) = [line for line in lines if line.startswith("ENTRYPOINT")]
     program = entrypoint.split('"')[1]
     assert program in scripts
-    assert scripts[program] == "ocop_live.cli:main"
+    assert scripts[program] == "cli.main:main"
     assert f"`{program} worker`" in (REPO / "README.md").read_text(encoding="utf-8")
-    for package in ("ocop_live", "streams", "consumers", "web"):
+    for package in ("common", "store", "counting", "streams", "consumers", "web", "cli",
+                    "devtools"):
         assert f"COPY {package} {package}" in lines
 
 

@@ -20,12 +20,12 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import ClientConnection, connect
 
+from common.catalog import SAMPLE_CATALOG, load_catalog
+from common.settings import Settings
 from consumers.topics import ensure_topics
-from ocop_live.catalog import SAMPLE_CATALOG, load_catalog
-from ocop_live.settings import Settings
-from ocop_live.simulator.fair import FairConfig, generate
-from ocop_live.simulator.producer import KafkaTarget, send_fair
-from ocop_live.simulator.truth import compute_truth
+from devtools.simulator.fair import FairConfig, generate
+from devtools.simulator.producer import KafkaTarget, send_fair
+from devtools.simulator.truth import compute_truth
 from tests.conftest import seconds
 from tests.deploy import promtool
 from tests.processes import running, wait_caught_up

@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator, Callable, Sequence
 import pytest
 from redis.asyncio import Redis
 
-from ocop_live.keys import Keys
-from ocop_live.settings import Settings
-from streams.core.aggregate import Aggregator, Record
-from streams.core.delta import DeadLetter
+from common.settings import Settings
+from counting.aggregate import Aggregator, Record
+from counting.delta import DeadLetter
+from store.keys import Keys
 from streams.pipeline import BatchProcessor
-from streams.store import ShardStore
+from streams.shardstore import ShardStore
 
 pytestmark = pytest.mark.integration
 

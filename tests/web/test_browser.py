@@ -12,11 +12,11 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright
 from redis.asyncio import Redis
 
-from ocop_live.settings import Settings
-from ocop_live.tokens import HostTokens
+from common.settings import Settings
+from common.tokens import HostTokens
+from devtools.screenshots import BOARD_VIEWPORT, CHROMIUM, PHONE_VIEWPORT, launch
 from tests.conftest import seconds
 from tests.web.writes import ORDERS, VIEWS, count, join, load_sample_catalog, now_ms, order
-from web.screenshots import BOARD_VIEWPORT, CHROMIUM, PHONE_VIEWPORT, launch
 from web.server import WebApp
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]

@@ -15,7 +15,7 @@ from websockets.extensions.permessage_deflate import (
     PerMessageDeflate,
 )
 
-from ocop_live.settings import Settings
+from common.settings import Settings
 from tests.conftest import seconds
 from tests.web.writes import ORDERS, VIEWS, count, join, order
 from web.fanout import frame_key

@@ -13,8 +13,8 @@ from redis.asyncio import Redis
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from ocop_live.settings import Settings
-from ocop_live.tokens import HostTokens
+from common.settings import Settings
+from common.tokens import HostTokens
 from tests.conftest import seconds
 from tests.web.writes import ORDERS, VIEWS, count, join, now_ms, order
 from web.server import WebApp

@@ -7,8 +7,8 @@ from collections.abc import Callable
 import pytest
 from redis.asyncio import Redis
 
-from ocop_live.keys import Keys
-from ocop_live.settings import Settings
+from common.settings import Settings
+from store.keys import Keys
 from tests.web.writes import ORDERS, VIEWS, count, join, now_ms, order
 from web.reader import StoreReader
 

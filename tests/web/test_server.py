@@ -14,11 +14,11 @@ import pytest
 from redis.asyncio import Redis
 from websockets.asyncio.client import connect
 
-from ocop_live.keys import Keys
-from ocop_live.settings import Settings
-from ocop_live.tokens import HostTokens
-from streams.core.aggregate import Aggregator, Record
-from streams.store import ShardStore
+from common.settings import Settings
+from common.tokens import HostTokens
+from counting.aggregate import Aggregator, Record
+from store.keys import Keys
+from streams.shardstore import ShardStore
 from tests.conftest import seconds
 from web.server import WebApp
 

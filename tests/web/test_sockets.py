@@ -21,10 +21,10 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Origin
 
-from ocop_live.settings import Settings
+from cli.screens import screens
+from common.settings import Settings
 from tests.conftest import seconds, settings_env
 from tests.web.writes import VIEWS, count, join, now_ms
-from web.cli import screens
 from web.server import WebApp
 
 pytestmark = pytest.mark.integration

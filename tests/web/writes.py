@@ -9,11 +9,11 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from ocop_live.catalog import SAMPLE_CATALOG, encode_session, load_catalog
-from ocop_live.keys import Keys
-from ocop_live.settings import Settings
-from streams.core.aggregate import Aggregator, Record
-from streams.store import ShardStore
+from common.catalog import SAMPLE_CATALOG, encode_session, load_catalog
+from common.settings import Settings
+from counting.aggregate import Aggregator, Record
+from store.keys import Keys
+from streams.shardstore import ShardStore
 
 VIEWS, ORDERS = "views", "orders"
 

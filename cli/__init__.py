@@ -1,0 +1,1 @@
+"""The ``ocop-live`` command line: the one place that wires the packages together."""

@@ -1,0 +1,172 @@
+"""The ``ocop-live`` command: one entry point for every process and tool."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import click
+
+from cli.environment import command_settings, configure_logging
+from cli.screens import screens
+from common.catalog import SAMPLE_CATALOG
+from common.clock import wall_ms
+from common.eventloop import use_uvloop
+
+# Commands of packages outside the product (the development tools' local stack and
+# simulator) register under this entry-point group, so the product never imports them.
+COMMAND_GROUP = "ocop_live.commands"
+
+
+@click.group()
+def main() -> None:
+    """ocop-live: real-time board for livestream OCOP market fairs."""
+
+
+main.add_command(screens)
+
+
+@main.command()
+def worker() -> None:
+    """Run one stream worker (faust) against the configured Kafka and Redis."""
+    import faust
+
+    from consumers.topics import ensure_topics
+    from streams.app import build_app
+
+    settings = command_settings()
+    configure_logging()
+    # Only the long-running services switch loops: the policy is process-wide, and the
+    # other commands may run inside another program (the tests invoke them in-process).
+    use_uvloop()
+    created = asyncio.run(ensure_topics(settings))
+    if created:
+        logging.getLogger("ocop_live").info("created topics %s", ", ".join(created))
+    # asyncio.run closed its loop; faust's worker wants a current one.
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    app = build_app(settings)
+    faust.Worker(app, loglevel="info").execute_from_commandline()
+
+
+@main.command()
+def web() -> None:
+    """Run one web process: the board, host pages, APIs, /healthz and /metrics."""
+    from web.server import run_web
+
+    settings = command_settings()
+    configure_logging()
+    if not settings.token_secret.get_secret_value():
+        raise click.ClickException(
+            "OCOP_TOKEN_SECRET is not set; host tokens cannot be checked. For the local "
+            "stack run: eval \"$(ocop-live stack env)\""
+        )
+    use_uvloop()
+    try:
+        asyncio.run(run_web(settings))
+    except KeyboardInterrupt:
+        pass
+
+
+@main.group()
+def topics() -> None:
+    """Kafka topic administration."""
+
+
+@topics.command("create")
+def topics_create() -> None:
+    """Create the input, catalog and dead-letter topics if missing."""
+    from consumers.topics import ensure_topics
+
+    settings = command_settings()
+    created = asyncio.run(ensure_topics(settings))
+    click.echo(f"created: {', '.join(created) or 'nothing (all present)'}")
+
+
+@main.group()
+def catalog() -> None:
+    """The session catalog."""
+
+
+@catalog.command("load")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                required=False)
+def catalog_load(path: Path | None) -> None:
+    """Publish the sessions in PATH (default: the sample catalog) to the catalog topic."""
+    from common.catalog import CatalogError, load_catalog
+    from consumers.catalog import publish_catalog
+    from consumers.topics import ensure_topics
+
+    settings = command_settings()
+    source = path or SAMPLE_CATALOG
+    try:
+        loaded = load_catalog(source)
+    except CatalogError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+    async def run() -> int:
+        await ensure_topics(settings)
+        return await publish_catalog(loaded, settings=settings)
+
+    n = asyncio.run(run())
+    click.echo(f"published {n} sessions from {source} to {settings.sessions_topic}")
+
+
+@main.command()
+def rebuild() -> None:
+    """Recompute all of Redis from the retained topics (stop the workers first)."""
+    from consumers.rebuild import RebuildRefused
+    from consumers.rebuild import rebuild as run_rebuild
+
+    settings = command_settings()
+    configure_logging()
+
+    def progress(done: int, total: int) -> None:
+        click.echo(f"\rreplayed {done:,}/{total:,} messages", nl=False, err=True)
+
+    try:
+        report = asyncio.run(run_rebuild(settings, progress=progress))
+    except RebuildRefused as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"\nrebuilt from {report.messages:,} messages ({report.dead_letters:,} dead letters "
+        f"not re-sent), {report.sessions} catalog sessions; removed {report.keys_removed:,} "
+        "old keys"
+    )
+
+
+@main.group()
+def token() -> None:
+    """Host tokens."""
+
+
+@token.command("issue")
+@click.option("--session", "session_id", required=True, help="Session id the token opens.")
+@click.option("--ttl-hours", default=12.0, show_default=True, type=click.FloatRange(min=0.01))
+def token_issue(session_id: str, ttl_hours: float) -> None:
+    """Print a signed, expiring host token for one session, and the host page link."""
+    from common.tokens import HostTokens
+
+    settings = command_settings()
+    try:
+        tokens = HostTokens(secret=settings.token_secret.get_secret_value())
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    expires = wall_ms() + int(ttl_hours * 3_600_000)
+    value = tokens.issue(session_id, expires_at_ms=expires)
+    click.echo(value)
+    # The token rides in the fragment, which browsers never send to a server.
+    click.echo(
+        f"host page: http://{settings.web_host}:{settings.web_port}/host"
+        f"#session={session_id}&token={value}",
+        err=True,
+    )
+
+
+def _attach_plugins() -> None:
+    for entry in entry_points(group=COMMAND_GROUP):
+        main.add_command(entry.load(), entry.name)
+
+
+_attach_plugins()

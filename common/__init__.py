@@ -1,0 +1,1 @@
+"""Shared base: settings, metrics, clock, tokens, catalog model. Imports nothing of ours."""

@@ -1,0 +1,93 @@
+"""Process settings, read once from the environment at the entry point and passed down."""
+
+from __future__ import annotations
+
+import socket
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything a process needs to reach Kafka and Redis and to serve.
+
+    Read from ``OCOP_*`` variables (``ocop-live stack env`` prints them for the local
+    stack)::
+
+        settings = load_settings()  # at the entry point only
+        app = build_app(settings)
+    """
+
+    model_config = SettingsConfigDict(env_prefix="OCOP_", frozen=True, extra="ignore")
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    key_prefix: str = Field(default="ocop", pattern=r"^[A-Za-z0-9_.:-]{1,40}$")
+
+    views_topic: str = "ocop.views"
+    orders_topic: str = "ocop.orders"
+    sessions_topic: str = "ocop.sessions"
+    dlq_topic: str = "ocop.dlq"
+    partitions: int = Field(default=6, ge=1, le=1024)
+
+    app_id: str = "ocop-live"
+    # A killed worker's partitions move once its group session expires: keep it short so
+    # a restart or a survivor takes over within seconds (Kafka's minimum is 6 s).
+    group_session_timeout_s: float = Field(default=6.0, ge=6.0)
+    group_heartbeat_s: float = Field(default=1.5, gt=0)
+    # Stable name of this worker in the group (Kafka static membership), unique per
+    # replica; "{hostname}" in it becomes the host name. A worker restarted under the
+    # same name gets its partitions back at once instead of after the session timeout
+    # (bench: takeover 6.3 s -> 2.3 s). Empty: dynamic membership.
+    instance_id: str = Field(default="", max_length=200, pattern=r"^[A-Za-z0-9._{}-]*$")
+    batch_max: int = Field(default=2000, ge=1)
+    batch_within_s: float = Field(default=0.2, gt=0)
+    # How long the broker may hold a fetch that found nothing new (streams/tuning.py).
+    fetch_max_wait_ms: int = Field(default=50, ge=1, le=1500)
+    max_message_bytes: int = Field(default=1_048_576, ge=1024)
+    # Time rules (docs/design.md, "Late, early and duplicate events").
+    max_future_skew_s: int = Field(default=120, ge=0)
+    max_lateness_s: int = Field(default=3600, ge=60)
+    max_age_s: int = Field(default=7 * 86400, ge=3600)
+    minute_retention_s: int = Field(default=3 * 3600, ge=3600)
+    # Fault injection for the chaos suite: events whose id starts with this fail inside
+    # the handler and are dead-lettered as handler_error. Empty (the default) disables it.
+    fault_event_prefix: str = ""
+
+    worker_metrics_port: int = Field(default=6066, ge=0, le=65535)
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(default=8080, ge=0, le=65535)
+    push_interval_s: float = Field(default=0.25, gt=0)
+    heartbeat_s: float = Field(default=2.0, gt=0)
+    top_n: int = Field(default=10, ge=1, le=100)
+    # Origins allowed to open /ws/* (comma-separated; "*" = any). Empty: the server's own
+    # address (docs/design.md, "Read side protocol").
+    web_allowed_origins: str = ""
+    web_max_connections: int = Field(default=1000, ge=1)
+    web_screen_stale_s: float = Field(default=15.0, gt=0)
+
+    token_secret: SecretStr = SecretStr("")
+    fair_title: str = "Chợ phiên OCOP"
+    fair_place: str = "Cần Giờ, TP.HCM"
+
+    @property
+    def group_instance_id(self) -> str | None:
+        """``instance_id`` with ``{hostname}`` filled in; None for dynamic membership."""
+        return self.instance_id.replace("{hostname}", socket.gethostname()) or None
+
+
+class SettingsError(ValueError):
+    """An ``OCOP_*`` variable with a value the settings refuse; the message names it."""
+
+
+def load_settings() -> Settings:
+    """Settings read from the environment: the one way every command builds them."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"OCOP_{'_'.join(str(part) for part in error['loc']).upper()}="
+            f"{error.get('input')!r}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise SettingsError(f"bad OCOP_* setting: {problems}") from exc

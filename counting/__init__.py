@@ -1,0 +1,1 @@
+"""Pure counting core: bytes → events → counter deltas. No I/O imports here."""

@@ -1,0 +1,280 @@
+"""Records in, deltas out: the whole counting logic, with no I/O.
+
+Steps per record, in partition order:
+1. skip it if the store already covers its offset (redelivery after a crash);
+2. decode it (bad bytes become dead letters);
+3. apply the time rules (future beyond the skew, older than the lateness horizon);
+4. drop exact duplicates (same event id, remembered over the lateness horizon);
+5. fold the event into the shard state and the batch delta.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from counting.contract import (
+    Event,
+    MessageDecoder,
+    OrderEvent,
+    Reason,
+    Rejected,
+    ViewEvent,
+)
+from counting.delta import DeadLetter, ShardDelta
+from counting.orders import OrderState
+from counting.state import SessionLive, ShardState, id_hash
+from store.fields import GMV, ORDERS, UNITS, VIEWERS_NOW, VIEWS
+from store.windows import iso_utc, local_day, minute_of
+
+TopicKind = Literal["views", "orders"]
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One Kafka message as the worker received it."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """Time rules, in milliseconds.
+
+    - ``max_future_skew_ms``: an event stamped later than now + this is dead-lettered;
+    - ``max_lateness_ms``: an event older than the newest event of its partition minus
+      this is dead-lettered (stream time, so a replay decides exactly as the live run);
+    - ``max_age_ms``: an event older than now minus this is dead-lettered, whatever the
+      stream time (guards the first events of an empty partition).
+    """
+
+    max_future_skew_ms: int = 120_000
+    max_lateness_ms: int = 3_600_000
+    max_age_ms: int = 7 * 86_400_000
+    # Only for the late-event metric: events of one live feed interleave by milliseconds;
+    # an event is "late" when it trails its partition's newest event by more than this.
+    late_after_ms: int = 60_000
+
+
+class InjectedFault(RuntimeError):
+    """Raised for events matching ``fault_event_prefix`` (fault-injection tests only)."""
+
+
+class Aggregator:
+    """Turns one shard's records into a :class:`ShardDelta`, advancing its state.
+
+    ``fault_event_prefix`` makes events whose id starts with it fail inside the handler,
+    so tests can prove a failing event is dead-lettered while the rest still counts.
+
+    Usage::
+
+        agg = Aggregator(topics={"ocop.views": "views", "ocop.orders": "orders"})
+        delta = agg.batch(state, records, now_ms=clock_ms())
+    """
+
+    def __init__(
+        self,
+        *,
+        topics: Mapping[str, TopicKind],
+        rules: Rules | None = None,
+        max_message_bytes: int = 1_048_576,
+        fault_event_prefix: str = "",
+    ) -> None:
+        self.rules = rules or Rules()
+        self.fault_event_prefix = fault_event_prefix
+        self._decoders = {
+            topic: MessageDecoder(kind=kind, max_bytes=max_message_bytes)
+            for topic, kind in topics.items()
+        }
+
+    def batch(self, state: ShardState, records: Sequence[Record], *, now_ms: int) -> ShardDelta:
+        """Fold ``records`` (all of ``state.shard``, in partition order) into a delta."""
+        delta = ShardDelta(shard=state.shard)
+        tally = _Tally()
+        for record in records:
+            covered = state.offsets.get(record.topic)
+            if covered is not None and record.offset <= covered:
+                delta.redelivered += 1
+                continue
+            if record.topic not in delta.first_offsets:
+                delta.first_offsets[record.topic] = record.offset
+                delta.prev_offsets[record.topic] = covered
+            delta.last_offsets[record.topic] = record.offset
+            try:
+                decoded = self._decoders[record.topic].decode(value=record.value, key=record.key)
+            except Exception as exc:  # input the decoder did not foresee must not stop a shard
+                detail = f"{type(exc).__name__}: {exc}"
+                delta.dead_letters.append(
+                    _letter(record, Rejected(record.value or b"", Reason.HANDLER_ERROR, detail))
+                )
+                continue
+            for rejected in decoded.rejected:
+                delta.dead_letters.append(_letter(record, rejected))
+            for index, event in zip(decoded.indexes, decoded.events, strict=True):
+                reason = self._time_reason(state, record.topic, event.ts_ms, now_ms)
+                if reason is not None:
+                    delta.dead_letters.append(_letter(
+                        record, Rejected(decoded.element(index), *reason, index)))
+                    continue
+                try:
+                    self._fold(state, delta, tally, record.topic, event)
+                except Exception as exc:  # one failing event must not stop its shard
+                    detail = f"{type(exc).__name__}: {exc}"
+                    delta.dead_letters.append(_letter(
+                        record,
+                        Rejected(decoded.element(index), Reason.HANDLER_ERROR, detail, index),
+                    ))
+        tally.into(delta)
+        state.offsets.update(delta.last_offsets)
+        if state.watermarks:
+            horizon = min(state.watermarks.values()) - self.rules.max_lateness_ms
+            delta.forgotten_minutes = state.seen.forget_before(horizon)
+        state.seen.pack()
+        return delta
+
+    def _fold(
+        self, state: ShardState, delta: ShardDelta, tally: _Tally, topic: str, event: Event
+    ) -> None:
+        if self.fault_event_prefix and event.event_id.startswith(self.fault_event_prefix):
+            raise InjectedFault(f"event_id {event.event_id!r} matches the injected fault")
+        is_view = isinstance(event, ViewEvent)
+        fingerprint = id_hash("views" if is_view else "orders", event.event_id)
+        ts = event.ts_ms
+        if not state.seen.add(fingerprint, ts):
+            delta.duplicates += 1
+            return
+        delta.seen.append((fingerprint, ts))
+        mark = state.watermarks.get(topic)
+        if mark is None or ts > mark:
+            state.watermarks[topic] = ts
+            delta.watermarks[topic] = ts
+        elif ts < mark - self.rules.late_after_ms:
+            delta.late += 1
+        delta.accepted[topic] += 1
+        if is_view:
+            _view(state, delta, tally, event)  # type: ignore[arg-type]
+        else:
+            _order(state, delta, tally, event)  # type: ignore[arg-type]
+
+    def _time_reason(
+        self, state: ShardState, topic: str, ts_ms: int, now_ms: int
+    ) -> tuple[Reason, str] | None:
+        rules = self.rules
+        mark = state.watermarks.get(topic)
+        if (now_ms - rules.max_age_ms <= ts_ms <= now_ms + rules.max_future_skew_ms
+                and (mark is None or ts_ms >= mark - rules.max_lateness_ms)):
+            return None
+        if ts_ms > now_ms + rules.max_future_skew_ms:
+            return Reason.FUTURE_EVENT, (
+                f"ts {iso_utc(ts_ms)} is more than {rules.max_future_skew_ms} ms after "
+                f"now {iso_utc(now_ms)}"
+            )
+        if ts_ms < now_ms - rules.max_age_ms:
+            return Reason.TOO_LATE, (
+                f"ts {iso_utc(ts_ms)} is more than {rules.max_age_ms} ms before "
+                f"now {iso_utc(now_ms)}"
+            )
+        if mark is not None and ts_ms < mark - rules.max_lateness_ms:
+            return Reason.TOO_LATE, (
+                f"ts {iso_utc(ts_ms)} is more than {rules.max_lateness_ms} ms before the "
+                f"partition's newest event {iso_utc(mark)}"
+            )
+        return None
+
+
+def _letter(record: Record, rejected: Rejected) -> DeadLetter:
+    return DeadLetter(record.topic, record.partition, record.offset, record.key, rejected)
+
+
+class _Tally:
+    """Per-batch counts at the finest grain an event touches, expanded once per batch.
+
+    A view touches six counters (fair, session, fair and session minute, fair and
+    session day) and an order three fields of each of those plus four product counters;
+    counting once per (session, minute[, product]) and expanding at the end of the batch
+    does the same sums with a fraction of the dictionary updates.
+    """
+
+    __slots__ = ("orders", "views")
+
+    def __init__(self) -> None:
+        self.views: Counter[tuple[str, int]] = Counter()
+        # (session, minute, product) -> [orders, units, gmv]
+        self.orders: dict[tuple[str, int, str], list[int]] = {}
+
+    def into(self, delta: ShardDelta) -> None:
+        """Add every count to the delta's counters."""
+        for (sid, minute), n in self.views.items():
+            day = local_day(minute)
+            delta.totals[VIEWS] += n
+            delta.sessions[sid][VIEWS] += n
+            delta.minutes[minute, None][VIEWS] += n
+            delta.minutes[minute, sid][VIEWS] += n
+            delta.days[day, None][VIEWS] += n
+            delta.days[day, sid][VIEWS] += n
+        for (sid, minute, pid), (orders, units, gmv) in self.orders.items():
+            day = local_day(minute)
+            for counter in (
+                delta.totals,
+                delta.sessions[sid],
+                delta.minutes[minute, None],
+                delta.minutes[minute, sid],
+                delta.days[day, None],
+                delta.days[day, sid],
+            ):
+                counter[ORDERS] += orders
+                counter[UNITS] += units
+                counter[GMV] += gmv
+            delta.session_products[sid][pid] += units
+            delta.session_product_gmv[sid][pid] += gmv
+            delta.product_units[pid] += units
+            delta.product_gmv[pid] += gmv
+
+
+def _view(state: ShardState, delta: ShardDelta, tally: _Tally, event: ViewEvent) -> None:
+    sid = event.session_id
+    live = state.sessions.get(sid)
+    if live is None:
+        live = state.sessions[sid] = SessionLive()
+    before = live.viewers_now
+    live.net += 1 if event.join else -1
+    after = live.viewers_now
+    if after > live.peak:
+        live.peak = after
+        live.peak_at = event.ts_ms
+    delta.live[sid] = live
+    delta.totals[VIEWERS_NOW] += after - before
+    if not event.join:
+        return
+    tally.views[sid, minute_of(event.ts_ms)] += 1
+    delta.viewers[sid].add(event.viewer_id)
+
+
+def _order(state: ShardState, delta: ShardDelta, tally: _Tally, event: OrderEvent) -> None:
+    key = (event.session_id, event.order_id)
+    old = state.orders.get(key)
+    new = OrderState.of(event) if old is None else old.merge(event)
+    if new == old:
+        return
+    state.orders[key] = new
+    delta.orders[key] = new
+    if old is not None and old.counts:
+        _contribute(tally, event.session_id, old, -1)
+    if new.counts:
+        _contribute(tally, event.session_id, new, +1)
+
+
+def _contribute(tally: _Tally, sid: str, order: OrderState, sign: int) -> None:
+    slot = (sid, minute_of(order.ts_ms), order.product_id)
+    counts = tally.orders.get(slot)
+    if counts is None:
+        counts = tally.orders[slot] = [0, 0, 0]
+    counts[0] += sign
+    counts[1] += sign * order.quantity
+    counts[2] += sign * order.amount_vnd

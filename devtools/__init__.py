@@ -1,0 +1,1 @@
+"""Development tools: local stack, simulator and truth model, sample feed, screenshots."""

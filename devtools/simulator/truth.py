@@ -1,0 +1,232 @@
+"""Reference model: the exact numbers a correct pipeline must show for a list of messages.
+
+Deliberately plain and slow: decode each message with the standard library, walk the
+events once in delivery order and count, so that every rule is visible in a few lines
+and can be checked by reading. The streaming code is tested against this, never the
+reverse.
+
+Inputs are the messages (as they will be sent) and the catalog of the simulated
+sessions. The model does not use the generator's internal state, with one exception:
+a message whose ``invalid_reason`` is set was broken on purpose and is trusted to be a
+dead letter without re-deriving why (some reasons, such as a far-future timestamp,
+depend on the wall clock at consumption time). Every other message must hold only
+valid events; if one does not, ``compute_truth`` raises ``ValueError``, because the
+expected numbers would otherwise be ambiguous.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from common.catalog import Catalog
+from devtools.simulator.fair import Message
+
+Truth = dict[str, Any]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_FAIR_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+_MINUTE_MS = 60_000
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$")
+# Cancelled and refunded share a rank: either one ends the order, whichever came first.
+_RANK = {"placed": 0, "paid": 1, "cancelled": 2, "refunded": 2}
+_VIEW_FIELDS = {"event_id": str, "session_id": str, "viewer_id": str, "kind": str}
+_ORDER_FIELDS = {
+    "event_id": str, "order_id": str, "session_id": str, "product_id": str,
+    "quantity": int, "amount_vnd": int, "status": str,
+}
+
+
+def ts_to_ms(ts: object) -> int:
+    """Epoch milliseconds of an event ``ts``: an int of epoch ms or RFC 3339 with offset."""
+    if type(ts) is int:
+        return ts
+    if isinstance(ts, str) and _RFC3339.match(ts):
+        return (datetime.fromisoformat(ts) - _EPOCH) // timedelta(milliseconds=1)
+    raise ValueError(f"bad ts {ts!r}")
+
+
+def local_day(ms: int) -> str:
+    """The Asia/Ho_Chi_Minh calendar day (YYYY-MM-DD) of an epoch-ms instant."""
+    return (_EPOCH + timedelta(milliseconds=ms)).astimezone(_FAIR_TZ).date().isoformat()
+
+
+def _check_event(kind: str, key: str, event: object) -> dict[str, Any]:
+    """Return the event if it satisfies the data contract, else raise ValueError."""
+    if not isinstance(event, dict):
+        raise ValueError(f"{kind} event is not an object: {event!r}")
+    fields = _VIEW_FIELDS if kind == "views" else _ORDER_FIELDS
+    for name, wanted in fields.items():
+        if type(event.get(name)) is not wanted:
+            raise ValueError(f"{kind} event field {name!r} missing or not {wanted.__name__}")
+    ts_to_ms(event.get("ts"))
+    if event["session_id"] != key:
+        raise ValueError(f"event session_id {event['session_id']!r} differs from key {key!r}")
+    if kind == "views" and event["kind"] not in ("join", "leave"):
+        raise ValueError(f"unknown view kind {event['kind']!r}")
+    if kind == "orders":
+        if event["status"] not in _RANK:
+            raise ValueError(f"unknown order status {event['status']!r}")
+        if event["quantity"] <= 0 or event["amount_vnd"] < 0:
+            raise ValueError(f"bad quantity or amount in {event!r}")
+    return event
+
+
+def _counts() -> dict[str, int]:
+    """A fresh bucket of the four windowed counters."""
+    return {"views": 0, "orders": 0, "units": 0, "gmv_vnd": 0}
+
+
+def _bucket(table: dict[str, dict[str, int]], key: str) -> dict[str, int]:
+    """The bucket ``key`` of a minute or day table, created on first use."""
+    if key not in table:
+        table[key] = _counts()
+    return table[key]
+
+
+def _minute(ms: int) -> str:
+    """The key of the minute bucket holding an epoch-ms instant."""
+    return str(ms - ms % _MINUTE_MS)
+
+
+class _Tally:
+    """Accumulates one run; ``add`` each message in delivery order, then ``result``."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog.by_id()
+        self.sessions: dict[str, dict[str, Any]] = {}
+        self.products: dict[str, dict[str, int]] = {}
+        self.provinces: dict[str, dict[str, int]] = {}
+        for sid, info in self.catalog.items():
+            self.sessions[sid] = {
+                "views": 0, "unique_viewers": 0, "viewers_now": 0, "peak_viewers": 0,
+                "peak_at": None, "orders": 0, "units": 0, "gmv_vnd": 0,
+                "products": {p.product_id: {"units": 0, "gmv_vnd": 0} for p in info.products},
+                "minutes": {},
+            }
+            for product in info.products:
+                self.products[product.product_id] = {"units": 0, "gmv_vnd": 0}
+            self.provinces[info.province] = {"gmv_vnd": 0, "orders": 0}
+        self.minutes: dict[str, dict[str, int]] = {}
+        self.days: dict[str, dict[str, int]] = {}
+        self.accepted_ids: dict[str, set[str]] = {"views": set(), "orders": set()}
+        self.viewers: dict[str, set[str]] = {sid: set() for sid in self.catalog}
+        self.net = dict.fromkeys(self.catalog, 0)
+        self.orders: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self.counts = dict.fromkeys(
+            ("messages", "events", "dead_letters", "accepted_events", "duplicates"), 0
+        )
+
+    def add(self, message: Message) -> None:
+        """Count one message: a dead letter, or each of its events in order."""
+        self.counts["messages"] += 1
+        if message.invalid_reason is not None:
+            self.counts["events"] += 1
+            self.counts["dead_letters"] += 1
+            return
+        decoded = json.loads(message.value)
+        batch = decoded if isinstance(decoded, list) else [decoded]
+        if not batch:
+            raise ValueError(f"empty envelope for key {message.key!r}")
+        if message.key not in self.catalog:
+            raise ValueError(f"session {message.key!r} is not in the catalog")
+        for raw in batch:
+            self.counts["events"] += 1
+            event = _check_event(message.topic_kind, message.key, raw)
+            seen = self.accepted_ids[message.topic_kind]
+            if event["event_id"] in seen:
+                self.counts["duplicates"] += 1
+                continue
+            seen.add(event["event_id"])
+            self.counts["accepted_events"] += 1
+            if message.topic_kind == "views":
+                self._view(event)
+            else:
+                # An order's fate depends on all its events, so it is settled at the end.
+                key = (event["session_id"], event["order_id"])
+                self.orders.setdefault(key, []).append(event)
+
+    def _view(self, event: dict[str, Any]) -> None:
+        """Apply an accepted join or leave: views, viewers now and the peak."""
+        sid, ts = event["session_id"], ts_to_ms(event["ts"])
+        row = self.sessions[sid]
+        if event["kind"] == "join":
+            self.net[sid] += 1
+            row["views"] += 1
+            self.viewers[sid].add(event["viewer_id"])
+            for table, key in (
+                (row["minutes"], _minute(ts)), (self.minutes, _minute(ts)),
+                (self.days, local_day(ts)),
+            ):
+                _bucket(table, key)["views"] += 1
+        else:
+            self.net[sid] -= 1
+        row["viewers_now"] = max(0, self.net[sid])
+        if row["viewers_now"] > row["peak_viewers"]:
+            row["peak_viewers"], row["peak_at"] = row["viewers_now"], ts
+
+    def _settle(self, sid: str, order_id: str, events: list[dict[str, Any]]) -> None:
+        """Count an order if it never reached cancelled/refunded, at its anchor event."""
+        if len({(e["product_id"], e["quantity"], e["amount_vnd"]) for e in events}) != 1:
+            raise ValueError(f"order {order_id!r} changes product, quantity or amount")
+        if max(_RANK[e["status"]] for e in events) > 1:
+            return
+        anchor = min(events, key=lambda e: (ts_to_ms(e["ts"]), _RANK[e["status"]], e["event_id"]))
+        ts, units, gmv = ts_to_ms(anchor["ts"]), anchor["quantity"], anchor["amount_vnd"]
+        row = self.sessions[sid]
+        for target in (
+            row, _bucket(row["minutes"], _minute(ts)), _bucket(self.minutes, _minute(ts)),
+            _bucket(self.days, local_day(ts)),
+        ):
+            target["orders"] += 1
+            target["units"] += units
+            target["gmv_vnd"] += gmv
+        pid = anchor["product_id"]
+        for table in (row["products"], self.products):
+            product = table.setdefault(pid, {"units": 0, "gmv_vnd": 0})
+            product["units"] += units
+            product["gmv_vnd"] += gmv
+        province = self.provinces[self.catalog[sid].province]
+        province["orders"] += 1
+        province["gmv_vnd"] += gmv
+
+    def result(self, seed: int) -> Truth:
+        """Settle all orders and assemble the ground-truth document."""
+        for (sid, order_id), events in self.orders.items():
+            self._settle(sid, order_id, events)
+        rows = self.sessions.values()
+        everyone: set[str] = set()
+        for sid, row in self.sessions.items():
+            row["unique_viewers"] = len(self.viewers[sid])
+            everyone |= self.viewers[sid]
+        names = ("views", "viewers_now", "orders", "units", "gmv_vnd")
+        totals = {name: sum(r[name] for r in rows) for name in names}
+        totals["unique_viewers"] = len(everyone)
+        return {
+            "seed": seed, **self.counts, "totals": totals, "sessions": self.sessions,
+            "minutes": self.minutes, "days": self.days, "products": self.products,
+            "provinces": self.provinces,
+        }
+
+
+def compute_truth(messages: Iterable[Message], catalog: Catalog, *, seed: int) -> Truth:
+    """Compute the ground truth of a run from its messages, in delivery order."""
+    tally = _Tally(catalog)
+    for message in messages:
+        tally.add(message)
+    return tally.result(seed)
+
+
+def truth_json(truth: Truth) -> bytes:
+    """Serialize a ground truth as UTF-8 JSON with sorted keys."""
+    return json.dumps(truth, sort_keys=True, ensure_ascii=False, indent=1).encode()
+
+
+def write_truth(truth: Truth, path: Path) -> None:
+    """Write a ground truth JSON file (sorted keys, Vietnamese names kept readable)."""
+    path.write_bytes(truth_json(truth) + b"\n")

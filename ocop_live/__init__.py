@@ -1,1 +1,0 @@
-"""ocop-live: real-time board for livestream OCOP market fairs."""

@@ -1,0 +1,42 @@
+"""Field names of the store's hashes, and the composite field formats, spelled once.
+
+The write side (``streams/``) writes these fields and the read side (``web/``) reads
+them back; both take the names from here, never from each other.
+"""
+
+from __future__ import annotations
+
+# Counters of a session, of a shard's totals and of a time bucket (minute, day).
+VIEWS = "views"
+ORDERS = "orders"
+UNITS = "units"
+GMV = "gmv_vnd"
+VIEWERS_NOW = "viewers_now"
+COUNT_FIELDS = (VIEWS, ORDERS, UNITS, GMV)
+
+# A session's live-viewer state: joins minus leaves, and the peak with its event time.
+NET = "net"
+PEAK = "peak"
+PEAK_AT = "peak_at"
+LIVE_FIELDS = (NET, PEAK, PEAK_AT)
+
+_PRODUCT = "p"
+_SEP = "|"
+
+
+def session_field(session_id: str, name: str) -> str:
+    """Field of a minute or day hash that holds one session's counter."""
+    return f"{session_id}{_SEP}{name}"
+
+
+def product_field(product_id: str, name: str) -> str:
+    """Field of a session hash that holds one product's counter (``UNITS`` or ``GMV``)."""
+    return f"{_PRODUCT}{_SEP}{product_id}{_SEP}{name}"
+
+
+def product_of(field: str, name: str) -> str | None:
+    """The product id of a ``product_field(..., name)`` field; None for any other field."""
+    head, tail = f"{_PRODUCT}{_SEP}", f"{_SEP}{name}"
+    if field.startswith(head) and field.endswith(tail) and len(field) > len(head) + len(tail):
+        return field[len(head):-len(tail)]
+    return None

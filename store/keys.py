@@ -1,0 +1,110 @@
+"""The Redis key layout, shared by the write side (streams/) and the read side (web/).
+
+Field names inside the hashes live next door, in ``store/fields.py``.
+
+Nobody else spells a key. Every key of a shard carries the hash tag ``{s<N>}``, so a
+shard's counters, its offsets and its order states sit in one Redis Cluster slot and one
+transaction can cover them all. Shard N holds the sessions whose key hashes to
+partition N of the (co-partitioned) input topics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """Key names under one prefix (tests use their own prefix).
+
+    Usage::
+
+        keys = Keys(prefix="ocop")
+        keys.totals(3)   # 'ocop:{s3}:totals'
+    """
+
+    prefix: str = "ocop"
+
+    def _shard(self, shard: int) -> str:
+        return f"{self.prefix}:{{s{shard}}}"
+
+    def offsets(self, shard: int) -> str:
+        """Hash topic → last offset applied to this shard (the fence)."""
+        return f"{self._shard(shard)}:offsets"
+
+    def watermarks(self, shard: int) -> str:
+        """Hash topic → newest event time accepted (stream time for lateness)."""
+        return f"{self._shard(shard)}:watermarks"
+
+    def seen(self, shard: int, minute_ms: int) -> str:
+        """String of the fingerprints of ids accepted for one event minute, 8 bytes each."""
+        return f"{self._shard(shard)}:seen:{minute_ms}"
+
+    def seen_minutes(self, shard: int) -> str:
+        """Set of the event minutes that have a ``seen`` string (for loading them)."""
+        return f"{self._shard(shard)}:seen-minutes"
+
+    def orders(self, shard: int) -> str:
+        """Hash order key → merged order state."""
+        return f"{self._shard(shard)}:orders"
+
+    def totals(self, shard: int) -> str:
+        """Hash of the shard's share of the fair totals."""
+        return f"{self._shard(shard)}:totals"
+
+    def sessions(self, shard: int) -> str:
+        """Set of session ids this shard has counted."""
+        return f"{self._shard(shard)}:sessions"
+
+    def session(self, shard: int, session_id: str) -> str:
+        """Hash of one session's counters, live viewers and per-product units/GMV."""
+        return f"{self._shard(shard)}:session:{session_id}"
+
+    def session_viewers(self, shard: int, session_id: str) -> str:
+        """HyperLogLog of one session's viewer ids."""
+        return f"{self._shard(shard)}:hll:{session_id}"
+
+    def viewers(self, shard: int) -> str:
+        """HyperLogLog of all viewer ids counted in this shard."""
+        return f"{self._shard(shard)}:hll"
+
+    def top_gmv(self, shard: int) -> str:
+        """Sorted set session → GMV."""
+        return f"{self._shard(shard)}:top:gmv"
+
+    def top_viewers(self, shard: int) -> str:
+        """Sorted set session → viewers now."""
+        return f"{self._shard(shard)}:top:viewers"
+
+    def product_units(self, shard: int) -> str:
+        """Sorted set product → units (a product sold in several shards sums at read time)."""
+        return f"{self._shard(shard)}:top:units"
+
+    def product_gmv(self, shard: int) -> str:
+        """Sorted set product → GMV."""
+        return f"{self._shard(shard)}:top:product_gmv"
+
+    def minute(self, shard: int, minute_ms: int) -> str:
+        """Hash of one event-time minute: fair fields, and ``<session>|<field>`` fields."""
+        return f"{self._shard(shard)}:minute:{minute_ms}"
+
+    def day(self, shard: int, day: str) -> str:
+        """Hash of one Asia/Ho_Chi_Minh day, laid out like a minute."""
+        return f"{self._shard(shard)}:day:{day}"
+
+    def catalog(self) -> str:
+        """Hash session id → catalog JSON (its own slot; never in a shard transaction)."""
+        return f"{self.prefix}:{{catalog}}:sessions"
+
+    def changes(self) -> str:
+        """Pub/sub channel: a shard number is published after each applied batch."""
+        return f"{self.prefix}:changes"
+
+    def screens(self) -> str:
+        """Pub/sub channel: staff commands for every web process's screens (``reload``)."""
+        return f"{self.prefix}:screens"
+
+    def everything(self) -> str:
+        """Glob pattern matching every key under this prefix (for a throwaway prefix)."""
+        return f"{self.prefix}:*"
+

@@ -1,0 +1,36 @@
+"""Catalog records through the write path: dead letters first, then the catalog hash."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from common import metrics
+from counting.aggregate import Record
+from counting.catalog import catalog_changes
+from store.catalog import CatalogStore
+from streams.pipeline import LetterSink
+
+
+class CatalogProcessor:
+    """Applies batches of catalog records; the live agent and the rebuild share it.
+
+    Usage::
+
+        processor = CatalogProcessor(store=CatalogStore(redis, keys=keys), sink=sink)
+        await processor.process(records)
+    """
+
+    def __init__(self, *, store: CatalogStore, sink: LetterSink) -> None:
+        self.store = store
+        self.sink = sink
+
+    async def process(self, records: Sequence[Record]) -> int:
+        """Apply ``records`` in order; return how many sessions were stored or removed."""
+        changes = catalog_changes(records)
+        # 1. A bad record reaches the dead-letter topic before the good ones land.
+        if changes.dead_letters:
+            await self.sink.send(changes.dead_letters)
+        # 2. The catalog hash, one transaction.
+        await self.store.apply(changes.sessions)
+        metrics.CATALOG_UPDATES.inc(len(changes.sessions))
+        return len(changes.sessions)

@@ -1,1 +1,0 @@
-"""Pure aggregation core: bytes → events → counter deltas. No I/O imports here."""

@@ -1,0 +1,294 @@
+"""Redis side of the write path: load a shard's state, apply a batch atomically.
+
+Each shard's batch is one Lua script call (a transaction: all of it or nothing) that
+first checks the offset fence, then writes the counters, then records the offsets.
+All shards of one faust batch go in one pipeline: one round trip per batch.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from importlib import resources
+from typing import Any, TypeVar, cast
+
+import msgspec
+from redis.asyncio import Redis
+from redis.client import NEVER_DECODE
+
+from counting.delta import ShardDelta
+from counting.orders import OrderState
+from counting.state import SessionLive, ShardState, pack_ids
+from store.fields import (
+    GMV,
+    LIVE_FIELDS,
+    NET,
+    PEAK,
+    PEAK_AT,
+    UNITS,
+    VIEWERS_NOW,
+    product_field,
+    session_field,
+)
+from store.keys import Keys
+from store.windows import FAIR_TZ, minute_of
+
+B = TypeVar("B", int, str)  # a time bucket: epoch-ms minute or YYYY-MM-DD day
+
+_encode = msgspec.json.Encoder().encode
+_SCRIPT = resources.files("streams").joinpath("apply.lua").read_text(encoding="utf-8")
+
+
+@dataclass(frozen=True, slots=True)
+class FenceRejected:
+    """A shard batch the store refused: Redis does not hold the offset the batch follows.
+
+    ``stored_offset`` above the batch's predecessor: already applied (redelivery, or
+    another worker owns the shard now). Below it, or None: Redis lost writes (a restart
+    that replayed an older AOF, a wipe) and the partition must be read again from there.
+    """
+
+    shard: int
+    topic: str
+    stored_offset: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Retention:
+    """How long time buckets live, in seconds."""
+
+    minute_s: int = 3 * 3600
+    day_s: int = 8 * 86400
+
+
+@dataclass(slots=True)
+class _Batch:
+    keys: list[str] = field(default_factory=list)
+    blobs: list[bytes] = field(default_factory=list)  # ARGV[2:], binary
+    index: dict[str, int] = field(default_factory=dict)
+    ops: dict[str, list[Any]] = field(
+        default_factory=lambda: {
+            name: []
+            for name in (
+                "fence", "hincr", "hset", "zincr", "zadd", "sadd", "pfadd", "append", "srem",
+                "del", "expireat",
+            )
+        }
+    )
+
+    def key(self, name: str) -> str:
+        if name not in self.index:
+            self.keys.append(name)
+            self.index[name] = len(self.keys)
+        return str(self.index[name])
+
+    def add(self, op: str, key: str, *args: Any) -> None:
+        self.ops[op].append([self.key(key), *args])
+
+
+def encode_batch(
+    delta: ShardDelta, keys: Keys, retention: Retention
+) -> tuple[list[str], list[bytes]]:
+    """The script's KEYS and ARGV for one shard delta (pure): the batch as JSON first."""
+    shard = delta.shard
+    b = _Batch()
+    b.key(keys.offsets(shard))
+    b.ops["fence"] = [
+        [topic, _text(delta.prev_offsets.get(topic)), str(delta.last_offsets[topic])]
+        for topic in delta.first_offsets
+    ]
+    totals = keys.totals(shard)
+    for name, n in delta.totals.items():
+        if n:
+            b.add("hincr", totals, name, str(n))
+    for sid, counter in delta.sessions.items():
+        skey = keys.session(shard, sid)
+        for name, n in counter.items():
+            if n:
+                b.add("hincr", skey, name, str(n))
+        if counter.get(GMV):
+            b.add("zincr", keys.top_gmv(shard), sid, str(counter[GMV]))
+    for sid, units in delta.session_products.items():
+        skey = keys.session(shard, sid)
+        for pid, n in units.items():
+            if n:
+                b.add("hincr", skey, product_field(pid, UNITS), str(n))
+        for pid, n in delta.session_product_gmv[sid].items():
+            if n:
+                b.add("hincr", skey, product_field(pid, GMV), str(n))
+    for sid, live in delta.live.items():
+        skey = keys.session(shard, sid)
+        b.add("hset", skey, NET, str(live.net))
+        b.add("hset", skey, PEAK, str(live.peak))
+        b.add("hset", skey, PEAK_AT, "" if live.peak_at is None else str(live.peak_at))
+        b.add("hset", skey, VIEWERS_NOW, str(live.viewers_now))
+        b.add("zadd", keys.top_viewers(shard), sid, str(live.viewers_now))
+    touched = sorted(delta.touched_sessions)
+    if touched:
+        b.add("sadd", keys.sessions(shard), touched)
+    minute_keys = _add_buckets(b, delta.minutes, lambda m: keys.minute(shard, m))
+    for minute, key in minute_keys.items():
+        b.add("expireat", key, str(minute // 1000 + retention.minute_s))
+    day_keys = _add_buckets(b, delta.days, lambda d: keys.day(shard, d))
+    for day, key in day_keys.items():
+        b.add("expireat", key, str(_day_expiry(day, retention)))
+    for pid, n in delta.product_units.items():
+        if n:
+            b.add("zincr", keys.product_units(shard), pid, str(n))
+    for pid, n in delta.product_gmv.items():
+        if n:
+            b.add("zincr", keys.product_gmv(shard), pid, str(n))
+    for sid, viewer_ids in delta.viewers.items():
+        ids = sorted(viewer_ids)
+        b.add("pfadd", keys.session_viewers(shard, sid), ids)
+        b.add("pfadd", keys.viewers(shard), ids)
+    for (sid, oid), state in delta.orders.items():
+        b.add("hset", keys.orders(shard), json.dumps([sid, oid]), json.dumps(state.to_list()))
+    _add_seen(b, delta, keys)
+    for topic, mark in delta.watermarks.items():
+        b.add("hset", keys.watermarks(shard), topic, str(mark))
+    payload: dict[str, Any] = dict(b.ops)
+    if not delta.is_empty():
+        payload["publish"] = [keys.changes(), str(shard)]
+    # msgspec encodes the batch several times faster than json.dumps, the hottest call
+    # of the write path in the profiles (bench/results).
+    return b.keys, [_encode(payload), *b.blobs]
+
+
+def _add_seen(b: _Batch, delta: ShardDelta, keys: Keys) -> None:
+    """Append accepted fingerprints to their minute's string; drop forgotten minutes.
+
+    One APPEND of 8 bytes per id per minute and batch (a sorted set of id strings took
+    one member and ~100 bytes per id). The bytes travel as extra script arguments, since
+    the JSON batch cannot carry binary.
+    """
+    shard = delta.shard
+    by_minute: dict[int, list[int]] = {}
+    for fingerprint, ts in delta.seen:
+        by_minute.setdefault(minute_of(ts), []).append(fingerprint)
+    for minute, ids in by_minute.items():
+        b.blobs.append(pack_ids(ids))
+        b.add("append", keys.seen(shard, minute), len(b.blobs) + 1)
+    if by_minute:
+        b.add("sadd", keys.seen_minutes(shard), [str(m) for m in by_minute])
+    for minute in delta.forgotten_minutes:
+        b.add("del", keys.seen(shard, minute))
+    if delta.forgotten_minutes:
+        b.add("srem", keys.seen_minutes(shard), [str(m) for m in delta.forgotten_minutes])
+
+
+def _text(offset: int | None) -> str:
+    return "" if offset is None else str(offset)
+
+
+def _add_buckets(
+    b: _Batch, buckets: Mapping[tuple[B, str | None], Counter[str]], key_of: Callable[[B], str]
+) -> dict[B, str]:
+    """Increments of time-bucket hashes (fair fields and ``<session>|<field>`` fields)."""
+    bucket_keys: dict[B, str] = {}
+    for (bucket, owner), counter in buckets.items():
+        key = bucket_keys.setdefault(bucket, key_of(bucket))
+        for name, n in counter.items():
+            if n:
+                field = name if owner is None else session_field(owner, name)
+                b.add("hincr", key, field, str(n))
+    return bucket_keys
+
+
+def _day_expiry(day: str, retention: Retention) -> int:
+    start = datetime.combine(date.fromisoformat(day), time(), tzinfo=FAIR_TZ)
+    return int(start.timestamp()) + 86400 + retention.day_s
+
+
+class ShardStore:
+    """Loads shard states from Redis and applies shard deltas to it.
+
+    Usage::
+
+        store = ShardStore(redis, keys=Keys("ocop"))
+        state = await store.load(3)
+        rejected = await store.apply([delta])   # [] when everything applied
+    """
+
+    def __init__(self, redis: Redis, *, keys: Keys, retention: Retention | None = None) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.retention = retention or Retention()
+        self._script = redis.register_script(_SCRIPT)
+
+    async def load(self, shard: int) -> ShardState:
+        """Rebuild a shard's in-memory state from what Redis recorded."""
+        k = self.keys
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hgetall(k.offsets(shard))
+            pipe.hgetall(k.watermarks(shard))
+            pipe.smembers(k.seen_minutes(shard))
+            pipe.hgetall(k.orders(shard))
+            pipe.smembers(k.sessions(shard))
+            offsets, marks, seen_minutes, orders, sessions = await pipe.execute()
+        state = ShardState(shard=shard)
+        state.offsets = {topic: int(v) for topic, v in offsets.items()}
+        state.watermarks = {topic: int(v) for topic, v in marks.items()}
+        minutes = sorted(int(m) for m in seen_minutes)
+        for minute, blob in zip(minutes, await self._seen_ids(shard, minutes), strict=True):
+            if blob:
+                state.seen.add_packed(minute, blob)
+        for raw_key, raw_state in orders.items():
+            sid, oid = json.loads(raw_key)
+            state.orders[sid, oid] = OrderState.from_list(json.loads(raw_state))
+        sids = sorted(sessions)
+        if sids:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for sid in sids:
+                    pipe.hmget(k.session(shard, sid), list(LIVE_FIELDS))
+                rows = await pipe.execute()
+            for sid, (net, peak, peak_at) in zip(sids, rows, strict=True):
+                state.sessions[sid] = SessionLive(
+                    net=int(net or 0),
+                    peak=int(peak or 0),
+                    peak_at=int(peak_at) if peak_at else None,
+                )
+        return state
+
+    async def _seen_ids(self, shard: int, minutes: list[int]) -> list[bytes | None]:
+        # Binary, so read without the client's response decoding; in slices, since an
+        # hour of a busy shard is tens of megabytes.
+        mget = cast(Callable[..., Awaitable[list[bytes | None]]], self.redis.execute_command)
+        found: list[bytes | None] = []
+        for start in range(0, len(minutes), 10):
+            keys = [self.keys.seen(shard, m) for m in minutes[start:start + 10]]
+            found += await mget("MGET", *keys, **{NEVER_DECODE: True})
+        return found
+
+    async def recorded_offsets(
+        self, partitions: Sequence[tuple[str, int]]
+    ) -> dict[tuple[str, int], int | None]:
+        """The last offset Redis records as applied for each (topic, partition)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for topic, partition in partitions:
+                pipe.hget(self.keys.offsets(partition), topic)
+            values = await pipe.execute()
+        return {tp: int(v) if v is not None else None for tp, v in zip(partitions, values,
+                                                                        strict=True)}
+
+    async def apply(self, deltas: Sequence[ShardDelta]) -> list[FenceRejected]:
+        """Apply every delta in one round trip; return the shards the fence refused."""
+        todo = [d for d in deltas if d.first_offsets]
+        if not todo:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for delta in todo:
+                script_keys, args = encode_batch(delta, self.keys, self.retention)
+                await self._script(keys=script_keys, args=args, client=pipe)
+            results = await pipe.execute()
+        rejected = []
+        for delta, result in zip(todo, results, strict=True):
+            if int(result[0]) == 0:
+                stored = str(result[2])
+                rejected.append(
+                    FenceRejected(delta.shard, str(result[1]), int(stored) if stored else None)
+                )
+        return rejected

@@ -1,0 +1,129 @@
+"""The store on the real Redis: atomic apply, the offset fence, state round trip."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+
+from common.settings import Settings
+from counting.aggregate import Aggregator, Record
+from counting.state import ShardState
+from store.keys import Keys
+from streams.shardstore import FenceRejected, ShardStore
+
+pytestmark = pytest.mark.integration
+
+NOW = 1_795_748_400_000
+
+
+def _view(i: int, sid: str = "s1", kind: str = "join") -> bytes:
+    return json.dumps({"event_id": f"v{i}", "session_id": sid, "viewer_id": f"u{i % 4}",
+                       "kind": kind, "ts": NOW - 1000 * i}).encode()
+
+
+def _order(eid: str, oid: str, status: str, amount: int = 100_000) -> dict[str, Any]:
+    return {"event_id": eid, "order_id": oid, "session_id": "s1", "product_id": "p1",
+            "quantity": 2, "amount_vnd": amount, "status": status, "ts": NOW - 5000}
+
+
+@pytest.fixture
+async def redis(make_settings: Callable[..., Settings]) -> AsyncIterator[tuple[Redis, Keys]]:
+    settings = make_settings()
+    client = Redis.from_url(settings.redis_url, decode_responses=True)
+    yield client, Keys(settings.key_prefix)
+    await client.aclose()
+
+
+AGG = Aggregator(topics={"v": "views", "o": "orders"})
+
+
+def _records() -> list[Record]:
+    views = [Record("v", 0, i, b"s1", _view(i)) for i in range(6)]
+    envelope = json.dumps([_order("o1", "A", "placed"), _order("o2", "A", "paid"),
+                           _order("o3", "B", "placed", 40_000),
+                           _order("o4", "B", "cancelled", 40_000)]).encode()
+    return [*views, Record("v", 0, 6, b"s1", _view(0)), Record("o", 0, 0, b"s1", envelope)]
+
+
+async def test_apply_writes_counters_and_offsets_once(redis: tuple[Redis, Keys]) -> None:
+    client, keys = redis
+    store = ShardStore(client, keys=keys)
+    delta = AGG.batch(ShardState(shard=0), _records(), now_ms=NOW)
+    assert await store.apply([delta]) == []
+    totals = await client.hgetall(keys.totals(0))
+    assert totals == {"views": "6", "viewers_now": "6", "orders": "1", "units": "2",
+                      "gmv_vnd": "100000"}
+    assert await client.hgetall(keys.offsets(0)) == {"v": "6", "o": "0"}
+    assert await client.pfcount(keys.session_viewers(0, "s1")) == 4
+    # The same batch again (a redelivery, or a retry whose reply was lost) is refused
+    # whole and changes nothing.
+    assert await store.apply([delta]) == [FenceRejected(0, "v", 6)]
+    assert await client.hgetall(keys.totals(0)) == totals
+
+
+async def test_loaded_state_continues_exactly_where_it_stopped(redis: tuple[Redis, Keys]) -> None:
+    client, keys = redis
+    store = ShardStore(client, keys=keys)
+    records = _records()
+    live_state = ShardState(shard=0)
+    await store.apply([AGG.batch(live_state, records[:4], now_ms=NOW)])
+    loaded = await store.load(0)
+    assert loaded.offsets == live_state.offsets
+    assert loaded.sessions == live_state.sessions
+    assert loaded.orders == live_state.orders
+    assert len(loaded.seen) == len(live_state.seen)
+    # Replaying everything from offset 0 onto the loaded state skips what Redis covers.
+    delta = AGG.batch(loaded, records, now_ms=NOW)
+    assert delta.redelivered == 4
+    assert await store.apply([delta]) == []
+    assert (await client.hgetall(keys.totals(0)))["views"] == "6"
+
+
+async def test_a_zombie_batch_is_fenced_off(redis: tuple[Redis, Keys]) -> None:
+    client, keys = redis
+    store = ShardStore(client, keys=keys)
+    records = _records()
+    zombie = ShardState(shard=0)
+    await store.apply([AGG.batch(zombie, records[:3], now_ms=NOW)])
+    # The partition moves: the new owner loads what Redis holds and applies 3..5.
+    owner = await store.load(0)
+    await store.apply([AGG.batch(owner, records[3:6], now_ms=NOW)])
+    # The old owner wakes from a long pause and applies 3..5 too: refused whole.
+    stale = AGG.batch(zombie, records[3:6], now_ms=NOW)
+    assert await store.apply([stale]) == [FenceRejected(0, "v", 5)]
+    assert (await client.hgetall(keys.totals(0)))["views"] == "6"
+
+
+def _view_at(eid: str, ts: int) -> bytes:
+    return json.dumps({"event_id": eid, "session_id": "s1", "viewer_id": "u1",
+                       "kind": "join", "ts": ts}).encode()
+
+
+async def test_remembered_ids_are_kept_per_minute_and_dropped_past_the_horizon(
+    redis: tuple[Redis, Keys],
+) -> None:
+    client, keys = redis
+    store = ShardStore(client, keys=keys)
+    old, new = NOW - 3 * 3_600_000, NOW - 60_000
+    old_minute, new_minute = old - old % 60_000, new - new % 60_000
+    state = ShardState(shard=0)
+    await store.apply([AGG.batch(state, [Record("v", 0, 0, b"s1", _view_at("a", old)),
+                                         Record("v", 0, 1, b"s1", _view_at("b", old + 1))],
+                                 now_ms=NOW)])
+    assert await client.strlen(keys.seen(0, old_minute)) == 16  # two 8-byte fingerprints
+    assert await client.smembers(keys.seen_minutes(0)) == {str(old_minute)}
+    # Two hours later in stream time the old minute is past the lateness horizon (1 h).
+    delta = AGG.batch(state, [Record("v", 0, 2, b"s1", _view_at("c", new))], now_ms=NOW)
+    assert delta.forgotten_minutes == [old_minute]
+    await store.apply([delta])
+    assert await client.exists(keys.seen(0, old_minute)) == 0
+    assert await client.smembers(keys.seen_minutes(0)) == {str(new_minute)}
+    # Another process picks the shard up: it knows "c", so a re-sent "c" is a duplicate.
+    loaded = await store.load(0)
+    assert len(loaded.seen) == 1
+    resent = AGG.batch(loaded, [Record("v", 0, 3, b"s1", _view_at("c", new))], now_ms=NOW)
+    assert resent.duplicates == 1
