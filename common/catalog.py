@@ -9,6 +9,7 @@ naming the file, the session and the field, instead of mislabelling a live board
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -29,6 +30,14 @@ _SESSION_PATH = re.compile(r"^\.sessions\[(?P<index>\d+)\]\.?(?P<field>.*)$")
 _NAMED_FIELD = re.compile(r"field `(?P<name>[^`]+)`")
 
 SAMPLE_CATALOG = Path(__file__).with_name("data") / "catalog.json"
+
+# Characters that show as nothing or rearrange the text around them on a screen: controls
+# (Cc: C0, DEL, C1 with NEL), format characters (Cf: bidi overrides, zero-width spaces and
+# joiners, the BOM, soft hyphen) and the line and paragraph separators (Zl, Zp). With them
+# two different ids look alike, or a name shows what it does not say. Letters with
+# diacritics (Vietnamese) are none of these.
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+_TEXT_FIELDS = ("title", "host", "shop", "province")
 
 
 class CatalogError(ValueError):
@@ -99,6 +108,23 @@ class Catalog(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         return {s.session_id: s for s in self.sessions}
 
 
+def hidden_character(value: str) -> str | None:
+    """The first control, format or line/paragraph separator in ``value`` as ``U+XXXX (Cat)``.
+
+    None when there is none. The event contract applies the same rule to its ids.
+    """
+    # isprintable() is one C call, false for every hidden category (and for a few allowed
+    # ones: other spaces, private use, unassigned), so only its rare false answers need
+    # the scan by category.
+    if value.isprintable():
+        return None
+    for char in value:
+        category = unicodedata.category(char)
+        if category in _HIDDEN_CATEGORIES:
+            return f"U+{ord(char):04X} ({category})"
+    return None
+
+
 def _parse_rfc3339(value: str) -> datetime:
     """Parse an RFC 3339 timestamp with an explicit offset, or raise ValueError."""
     if not _RFC3339.match(value):
@@ -125,7 +151,14 @@ def _from_validation(source: str, exc: msgspec.DecodeError) -> CatalogError:
 
 
 def _check_session(source: str, index: int | None, session: SessionInfo) -> None:
-    """Check what the schema cannot express: timestamps, their order, unique products."""
+    """Check what the schema cannot express: shown text, timestamps, unique products."""
+    shown = [(name, getattr(session, name)) for name in _TEXT_FIELDS]
+    shown += [(f"products[{pos}].name", p.name) for pos, p in enumerate(session.products)]
+    for name, text in shown:
+        hidden = hidden_character(text)
+        if hidden is not None:
+            problem = f"{text!r} contains the invisible or control character {hidden}"
+            raise CatalogError(source, index, name, problem)
     times: dict[str, datetime] = {}
     for name in ("scheduled_start", "scheduled_end"):
         try:

@@ -2,10 +2,12 @@
 
 Steps per record, in partition order:
 1. skip it if the store already covers its offset (redelivery after a crash);
-2. decode it (bad bytes become dead letters);
-3. apply the time rules (future beyond the skew, older than the lateness horizon);
-4. drop exact duplicates (same event id, remembered over the lateness horizon);
-5. fold the event into the shard state and the batch delta.
+2. dead-letter it if it has no key or its key does not hash to its partition (it would
+   split a session across shards), when the partition count is known;
+3. decode it (bad bytes become dead letters);
+4. apply the time rules (future beyond the skew, older than the lateness horizon);
+5. drop exact duplicates (same event id, remembered over the lateness horizon);
+6. fold the event into the shard state and the batch delta.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from counting.contract import (
 )
 from counting.delta import DeadLetter, ShardDelta
 from counting.orders import OrderState
+from counting.partitioner import partition_for
 from counting.state import SessionLive, ShardState, id_hash
 from store.fields import GMV, ORDERS, UNITS, VIEWERS_NOW, VIEWS
 from store.windows import iso_utc, local_day, minute_of
@@ -69,12 +72,18 @@ class InjectedFault(RuntimeError):
 class Aggregator:
     """Turns one shard's records into a :class:`ShardDelta`, advancing its state.
 
+    ``partitions`` is the partition count of the input topics: with it, a record that is
+    keyless or not on the partition Kafka's default partitioner gives its key is
+    dead-lettered as ``wrong_partition`` before it is decoded. None (the default) skips
+    that check, for callers that place records on shards of their own choosing.
+
     ``fault_event_prefix`` makes events whose id starts with it fail inside the handler,
     so tests can prove a failing event is dead-lettered while the rest still counts.
 
     Usage::
 
-        agg = Aggregator(topics={"ocop.views": "views", "ocop.orders": "orders"})
+        agg = Aggregator(topics={"ocop.views": "views", "ocop.orders": "orders"},
+                         partitions=6)
         delta = agg.batch(state, records, now_ms=clock_ms())
     """
 
@@ -85,8 +94,12 @@ class Aggregator:
         rules: Rules | None = None,
         max_message_bytes: int = 1_048_576,
         fault_event_prefix: str = "",
+        partitions: int | None = None,
     ) -> None:
+        if partitions is not None and partitions < 1:
+            raise ValueError(f"partitions must be at least 1, got {partitions}")
         self.rules = rules or Rules()
+        self.partitions = partitions
         self.fault_event_prefix = fault_event_prefix
         self._decoders = {
             topic: MessageDecoder(kind=kind, max_bytes=max_message_bytes)
@@ -97,6 +110,7 @@ class Aggregator:
         """Fold ``records`` (all of ``state.shard``, in partition order) into a delta."""
         delta = ShardDelta(shard=state.shard)
         tally = _Tally()
+        partitions = self.partitions
         for record in records:
             covered = state.offsets.get(record.topic)
             if covered is not None and record.offset <= covered:
@@ -106,6 +120,13 @@ class Aggregator:
                 delta.first_offsets[record.topic] = record.offset
                 delta.prev_offsets[record.topic] = covered
             delta.last_offsets[record.topic] = record.offset
+            if partitions is not None and (
+                record.key is None or partition_for(record.key, partitions) != record.partition
+            ):
+                delta.dead_letters.append(_letter(record, Rejected(
+                    record.value or b"", Reason.WRONG_PARTITION, _misplaced(record, partitions)
+                )))
+                continue
             try:
                 decoded = self._decoders[record.topic].decode(value=record.value, key=record.key)
             except Exception as exc:  # input the decoder did not foresee must not stop a shard
@@ -186,6 +207,18 @@ class Aggregator:
                 f"partition's newest event {iso_utc(mark)}"
             )
         return None
+
+
+def _misplaced(record: Record, partitions: int) -> str:
+    """A ``wrong_partition`` dead letter's detail: the key, its partition and its home."""
+    if record.key is None:
+        return (f"no key, came on partition {record.partition} of {partitions}: a keyless "
+                f"record has no session to shard by")
+    # Keys are not validated yet: show at most a session id's length of them, escaped.
+    text = record.key.decode("utf-8", "backslashreplace")
+    shown = repr(text if len(text) <= 128 else text[:128] + "…")
+    return (f"key {shown} came on partition {record.partition} but hashes to partition "
+            f"{partition_for(record.key, partitions)} of {partitions}")
 
 
 def _letter(record: Record, rejected: Rejected) -> DeadLetter:

@@ -11,8 +11,12 @@ from store.keys import Keys
 from streams.shardstore import Retention, ShardStore
 
 
-def aggregator_for(settings: Settings) -> Aggregator:
-    """The aggregation with the configured topics, time rules and limits."""
+def aggregator_for(settings: Settings, *, partitions: int | None = None) -> Aggregator:
+    """The aggregation with the configured topics, time rules and limits.
+
+    ``partitions`` is the input topics' partition count as the broker reports it; with it,
+    records not on their key's partition are dead-lettered (None skips that check).
+    """
     return Aggregator(
         topics={settings.views_topic: "views", settings.orders_topic: "orders"},
         rules=Rules(
@@ -22,6 +26,7 @@ def aggregator_for(settings: Settings) -> Aggregator:
         ),
         max_message_bytes=settings.max_message_bytes,
         fault_event_prefix=settings.fault_event_prefix,
+        partitions=partitions,
     )
 
 

@@ -15,15 +15,21 @@ from common.settings import Settings
 from consumers.topics import ensure_topics
 from devtools.simulator.truth import compute_truth
 from tests.chaos.corpus import hostile_records
-from tests.chaos.harness import Run, WorkerPool, finish
-from tests.chaos.test_faults import supervised
+from tests.chaos.harness import Run, WorkerPool, finish, supervised
 from tests.expectations import read_dead_letters
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
 
 HOSTILE = 10_000
 REASONS = {"too_large", "bad_json", "bad_envelope", "invalid_field", "bad_timestamp",
-           "key_mismatch", "future_event", "too_late"}
+           "key_mismatch", "wrong_partition", "future_event", "too_late"}
+# Valid events but for where they came: on another partition than their key's, or keyless.
+MISPLACED = {"wrong_partition", "no_key"}
+SOURCE = ("source_topic", "source_partition", "source_offset", "source_index")
+# Look-alike ids: control, format and separator characters inside an otherwise valid id.
+HIDDEN_CHARACTERS = {"id_bidi_override", "id_zero_width", "id_bom", "id_line_separator",
+                     "id_nel", "session_zero_width_joiner", "viewer_rtl_isolate",
+                     "product_soft_hyphen", "order_zero_width"}
 
 
 async def test_hostile_corpus_is_dead_lettered_and_good_events_count_exactly(
@@ -34,8 +40,12 @@ async def test_hostile_corpus_is_dead_lettered_and_good_events_count_exactly(
     run = Run.plan(settings, events=20_000, chunks=1, seed=707)
     truth = compute_truth(run.fair.messages, run.fair.catalog, seed=707)
     sessions = [s.session_id for s in run.fair.catalog.sessions]
-    corpus = list(hostile_records(sessions, HOSTILE, seed=707))
-    assert len({h.kind for h in corpus}) >= 30
+    fair_end_ms = run.fair.config.start_ms + run.fair.config.span_ms
+    corpus = list(hostile_records(sessions, HOSTILE, seed=707, partitions=settings.partitions,
+                                  now_ms=fair_end_ms))
+    kinds = Counter(h.kind for h in corpus)
+    assert len(kinds) >= 40
+    assert all(kinds[kind] >= 20 for kind in MISPLACED | HIDDEN_CHARACTERS), kinds
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap,
                                 max_request_size=1_048_576, linger_ms=20)
     topics = {"views": settings.views_topic, "orders": settings.orders_topic}
@@ -46,7 +56,8 @@ async def test_hostile_corpus_is_dead_lettered_and_good_events_count_exactly(
         try:
             good = asyncio.create_task(next(run.send_chunks()))
             for record in corpus:
-                await producer.send(topics[record.topic_kind], record.value, key=record.key)
+                await producer.send(topics[record.topic_kind], record.value, key=record.key,
+                                    partition=record.partition)
             await producer.flush()
             await good
         finally:
@@ -62,4 +73,13 @@ async def test_hostile_corpus_is_dead_lettered_and_good_events_count_exactly(
     letters = await read_dead_letters(settings, truth["dead_letters"] + HOSTILE)
     reasons = Counter(dict(r.headers)["reason"].decode() for r in letters)
     assert set(reasons) <= REASONS, reasons
+    # Dead letters are at-least-once: count each source record once.
+    misplaced = {tuple(dict(r.headers)[name] for name in SOURCE) for r in letters
+                 if dict(r.headers)["reason"] == b"wrong_partition"}
+    assert len(misplaced) == sum(kinds[kind] for kind in MISPLACED), reasons
+    kind_of = {h.value: h.kind for h in corpus}
+    hidden = [r for r in letters if kind_of.get(r.value) in HIDDEN_CHARACTERS]
+    assert len(hidden) >= sum(kinds[kind] for kind in HIDDEN_CHARACTERS)
+    assert {dict(r.headers)["reason"] for r in hidden} == {b"invalid_field"}
+    assert all(b"U+" in dict(r.headers)["detail"] for r in hidden)
     assert all(dict(r.headers).get("detail") for r in letters)

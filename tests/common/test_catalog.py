@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
+import re
+import unicodedata
 from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -22,6 +24,7 @@ from common.catalog import (
     SessionInfo,
     decode_session,
     encode_session,
+    hidden_character,
     load_catalog,
 )
 
@@ -187,7 +190,8 @@ def test_models_are_frozen(sample: Catalog) -> None:
 
 slugs = st.from_regex(r"[a-z0-9][a-z0-9-]{0,30}", fullmatch=True)
 texts = st.text(
-    alphabet=st.characters(codec="utf-8"), min_size=1, max_size=40
+    alphabet=st.characters(codec="utf-8", exclude_categories=["Cc", "Cf", "Zl", "Zp"]),
+    min_size=1, max_size=40,
 )
 products = st.builds(
     Product,
@@ -245,3 +249,43 @@ def test_encoded_session_is_plain_json(sample: Catalog) -> None:
     value = encode_session(sample.sessions[0])
     assert msgspec.json.decode(value)["products"][0]["price_vnd"] > 0
     assert "Chợ phiên".encode() in value
+
+
+HIDDEN = ["\u202e", "\u200b", "\u200d", "\ufeff", "\u2028", "\u2029", "\u0085", "\x00",
+          "\n", "\t", "\x7f"]
+SHOWN_TEXT = [(("title",), "title"), (("host",), "host"), (("shop",), "shop"),
+              (("province",), "province"), (("products", 2, "name"), "products[2].name")]
+
+
+@pytest.mark.parametrize("char", HIDDEN)
+@pytest.mark.parametrize(("path", "field"), SHOWN_TEXT)
+def test_shown_text_with_hidden_characters_is_refused(
+    tmp_path: Path, raw_sample: dict[str, Any], char: str, path: tuple[str | int, ...],
+    field: str,
+) -> None:
+    data = copy.deepcopy(raw_sample)
+    target: Any = data["sessions"][4]
+    for step in path[:-1]:
+        target = target[step]
+    target[path[-1]] = f"Chợ phiên{char} OCOP"
+    code = f"U+{ord(char):04X} ({unicodedata.category(char)})"
+    with pytest.raises(CatalogError, match=re.escape(code)) as caught:
+        load_catalog(write(tmp_path, data))
+    assert (caught.value.index, caught.value.field) == (4, field)
+    with pytest.raises(CatalogError, match=re.escape(code)) as caught:
+        decode_session(json.dumps(data["sessions"][4]).encode())
+    assert caught.value.field == field
+
+
+def test_vietnamese_text_is_not_hidden(sample: Catalog) -> None:
+    for s in sample.sessions:
+        for text in (s.title, s.host, s.shop, s.province, *(p.name for p in s.products)):
+            assert hidden_character(text) is None, text
+    assert hidden_character("Chè Shan tuyết \u2013 Hà Giang, 500 g\u00a0🍵") is None
+
+
+@given(st.text(min_size=1, max_size=30))
+def test_hidden_character_names_the_first_control_format_or_separator(text: str) -> None:
+    hidden = [c for c in text if unicodedata.category(c) in {"Cc", "Cf", "Zl", "Zp"}]
+    want = f"U+{ord(hidden[0]):04X} ({unicodedata.category(hidden[0])})" if hidden else None
+    assert hidden_character(text) == want

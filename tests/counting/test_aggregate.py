@@ -8,16 +8,18 @@ the folded deltas equal what the reference model computes from the same messages
 from __future__ import annotations
 
 import json
-import zlib
 from collections import Counter, defaultdict
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from common.catalog import Catalog, Product, SessionInfo
 from counting.aggregate import Aggregator, Record
+from counting.contract import Reason
 from counting.delta import ShardDelta
+from counting.partitioner import partition_for
 from counting.state import ShardState
 from devtools.simulator.fair import Message
 from devtools.simulator.truth import compute_truth
@@ -33,11 +35,11 @@ CATALOG = Catalog([
                 [Product(pid, f"Sản phẩm {pid}", 4, 10_000) for pid in PRODUCTS])
     for i, sid in enumerate(SESSIONS)
 ])
-AGG = Aggregator(topics={"views": "views", "orders": "orders"})
+AGG = Aggregator(topics={"views": "views", "orders": "orders"}, partitions=SHARDS)
 
 
 def _shard(sid: str) -> int:
-    return zlib.crc32(sid.encode()) % SHARDS
+    return partition_for(sid.encode(), SHARDS)
 
 
 @st.composite
@@ -108,8 +110,8 @@ def _fold(deltas: list[ShardDelta]) -> dict[str, Any]:
             products[pid]["units"] += n
         for pid, n in d.product_gmv.items():
             products[pid]["gmv_vnd"] += n
-        for (minute, sid), c in d.minutes.items():
-            if sid is None:
+        for (minute, scope), c in d.minutes.items():
+            if scope is None:
                 minutes[minute].update(c)
     return {"totals": totals, "sessions": sessions, "live": live, "products": products,
             "minutes": minutes}
@@ -158,3 +160,90 @@ def test_redelivery_of_applied_records_changes_nothing(messages: list[Message]) 
                           now_ms=NOW)
         assert again.is_empty()
         assert again.redelivered == sum(1 for r in records if r.partition == shard)
+
+
+def _join(event_id: str, sid: str) -> bytes:
+    return json.dumps({"event_id": event_id, "session_id": sid, "viewer_id": "u1",
+                       "kind": "join", "ts": START}).encode()
+
+
+def _elsewhere(shard: int) -> str:
+    """A session id whose key hashes to another shard than ``shard``."""
+    return next(f"x{i}" for i in range(100) if _shard(f"x{i}") != shard)
+
+
+def test_misplaced_and_keyless_records_are_dead_lettered_and_the_rest_counts() -> None:
+    home, stranger = _shard("s0"), _elsewhere(_shard("s0"))
+    records = [
+        Record("views", home, 0, b"s0", _join("v0", "s0")),
+        Record("views", home, 1, stranger.encode(), _join("v1", stranger)),
+        Record("views", home, 2, None, _join("v2", "s0")),
+        Record("views", home, 3, b"s0", _join("v3", "s0")),
+    ]
+    delta = AGG.batch(ShardState(shard=home), records, now_ms=NOW)
+    assert delta.totals["views"] == 2
+    assert delta.last_offsets == {"views": 3}
+    misplaced, keyless = delta.dead_letters
+    assert (misplaced.offset, keyless.offset) == (1, 2)
+    assert {misplaced.rejected.reason, keyless.rejected.reason} == {Reason.WRONG_PARTITION}
+    assert misplaced.rejected.raw == records[1].value
+    assert misplaced.rejected.detail == (
+        f"key {stranger!r} came on partition {home} but hashes to partition "
+        f"{_shard(stranger)} of 2")
+    assert keyless.rejected.detail.startswith(f"no key, came on partition {home} of 2")
+
+
+@given(st.text(min_size=1, max_size=40), st.integers(1, 12), st.data())
+def test_a_record_counts_only_on_the_partition_its_key_hashes_to(
+    sid: str, partitions: int, data: st.DataObject
+) -> None:
+    partition = data.draw(st.integers(0, partitions - 1))
+    key = sid.encode("utf-8", "surrogatepass")
+    home = partition_for(key, partitions)
+    agg = Aggregator(topics={"views": "views"}, partitions=partitions)
+    delta = agg.batch(ShardState(shard=partition), [Record("views", partition, 0, key, b"{}")],
+                      now_ms=NOW)
+    reasons = [letter.rejected.reason for letter in delta.dead_letters]
+    if partition == home:
+        assert Reason.WRONG_PARTITION not in reasons
+    else:
+        assert reasons == [Reason.WRONG_PARTITION]
+        detail = delta.dead_letters[0].rejected.detail
+        assert f"came on partition {partition} but hashes to partition {home}" in detail
+    assert delta.last_offsets == {"views": 0}
+
+
+def test_the_key_must_still_match_the_session_id_on_its_partition() -> None:
+    home = _shard("s0")
+    stranger = _elsewhere(home)
+    delta = AGG.batch(ShardState(shard=home), [Record("views", home, 0, b"s0",
+                                                      _join("v0", stranger))], now_ms=NOW)
+    assert [letter.rejected.reason for letter in delta.dead_letters] == [Reason.KEY_MISMATCH]
+
+
+def test_without_a_partition_count_any_partition_and_no_key_count() -> None:
+    agg = Aggregator(topics={"views": "views"})
+    records = [Record("views", 5, 0, None, _join("v0", "s0")),
+               Record("views", 5, 1, b"s1", _join("v1", "s1"))]
+    delta = agg.batch(ShardState(shard=5), records, now_ms=NOW)
+    assert delta.totals["views"] == 2
+    assert delta.dead_letters == []
+
+
+def test_a_partition_count_below_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="partitions must be at least 1, got 0"):
+        Aggregator(topics={"views": "views"}, partitions=0)
+
+
+def test_a_huge_misplaced_key_is_shown_cut_short() -> None:
+    key = b"k" * 100_000
+    wrong = _other_shard(partition_for(key, SHARDS))
+    delta = AGG.batch(ShardState(shard=wrong), [Record("views", wrong, 0, key, b"{}")],
+                      now_ms=NOW)
+    detail = delta.dead_letters[0].rejected.detail
+    assert f"'{'k' * 128}…' came on partition {wrong}" in detail
+    assert len(detail) < 250
+
+
+def _other_shard(shard: int) -> int:
+    return (shard + 1) % SHARDS

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from datetime import datetime
 from typing import Any
 
@@ -96,6 +97,71 @@ def test_without_a_key_the_first_event_names_the_session() -> None:
     decoded = _decode("views", [VIEW, {**VIEW, "session_id": "s9"}], key=None)
     assert len(decoded.events) == 1
     assert decoded.rejected[0].reason is Reason.KEY_MISMATCH
+
+
+# One of each kind of character that hides or rearranges an id on a screen or in a log.
+HIDDEN = [
+    ("\u202e", "Cf"),  # RIGHT-TO-LEFT OVERRIDE
+    ("\u2066", "Cf"),  # LEFT-TO-RIGHT ISOLATE
+    ("\u200b", "Cf"),  # ZERO WIDTH SPACE
+    ("\u200d", "Cf"),  # ZERO WIDTH JOINER
+    ("\ufeff", "Cf"),  # BOM / ZERO WIDTH NO-BREAK SPACE
+    ("\u00ad", "Cf"),  # SOFT HYPHEN
+    ("\U000e0041", "Cf"),  # TAG LATIN CAPITAL LETTER A
+    ("\u2028", "Zl"),  # LINE SEPARATOR
+    ("\u2029", "Zp"),  # PARAGRAPH SEPARATOR
+    ("\u0085", "Cc"),  # NEXT LINE (NEL), C1
+    ("\u009b", "Cc"),  # CONTROL SEQUENCE INTRODUCER, C1
+    ("\x00", "Cc"),
+    ("\x1b", "Cc"),
+    ("\n", "Cc"),
+    ("\x7f", "Cc"),
+]
+VIEW_IDS = ("event_id", "session_id", "viewer_id")
+ORDER_IDS = ("event_id", "order_id", "session_id", "product_id")
+
+
+@pytest.mark.parametrize(("char", "category"), HIDDEN)
+@pytest.mark.parametrize(
+    ("kind", "name"),
+    [("views", name) for name in VIEW_IDS] + [("orders", name) for name in ORDER_IDS],
+)
+def test_ids_with_hidden_characters_are_rejected_naming_field_and_code_point(
+    char: str, category: str, kind: str, name: str
+) -> None:
+    base = VIEW if kind == "views" else ORDER
+    value = f"cp-{char}01"
+    key = value.encode() if name == "session_id" else b"s1"
+    decoded = _decode(kind, {**base, name: value}, key=key)
+    assert decoded.events == []
+    [rejected] = decoded.rejected
+    assert rejected.reason is Reason.INVALID_FIELD
+    assert f"U+{ord(char):04X} ({category})" in rejected.detail
+    assert f"`$.{name}`" in rejected.detail
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["phiên-chợ-Bắc-Kạn-01", "Trần Thị Mỹ Linh", "Đồng Tháp", "ắằẳẵặ-ỳỷỹỵ", "mã đơn #7",
+     "tỉnh/thành", "emoji-🍵", "a\u0301-combining", "\uff46\uff55\uff4c\uff4c"],
+)
+def test_ids_with_diacritics_and_other_visible_text_are_accepted(value: str) -> None:
+    decoded = _decode("views", {**VIEW, "session_id": value, "viewer_id": value},
+                      key=value.encode())
+    assert decoded.rejected == []
+    assert (decoded.events[0].session_id, decoded.events[0].viewer_id) == (value, value)
+
+
+# st.text() leaves out lone surrogates, which JSON text cannot carry to begin with.
+@given(st.text(min_size=1, max_size=30))
+def test_an_id_is_rejected_exactly_when_it_has_a_hidden_character(value: str) -> None:
+    decoded = _decode("views", {**VIEW, "viewer_id": value})
+    hidden = [c for c in value if unicodedata.category(c) in {"Cc", "Cf", "Zl", "Zp"}]
+    if hidden:
+        assert [r.reason for r in decoded.rejected] == [Reason.INVALID_FIELD]
+        assert f"U+{ord(hidden[0]):04X}" in decoded.rejected[0].detail
+    else:
+        assert [e.viewer_id for e in decoded.events] == [value]
 
 
 @given(st.binary(max_size=300))
