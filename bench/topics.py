@@ -48,9 +48,12 @@ def scenario_settings(addrs: StackAddresses, tag: str, *, partitions: int,
         worker_metrics_port=metrics_port,
         web_port=web_port,
         token_secret=SecretStr(addrs.token_secret),
-        # The fan-out opens 1,000 screens next to the rig's own probe screen: the
-        # production cap (1,000 per process) would refuse the last of them.
-        web_max_connections=2_000,
+        # The fan-out opens 1,000 screens next to the rig's own probe screen, all from
+        # loopback: the production caps (1,000 board sockets per process, 50 per
+        # address) would refuse most of them.
+        web_max_board_connections=2_000,
+        web_max_host_connections=2_000,
+        web_max_connections_per_address=4_000,
         instance_id=f"{tag}-worker",
     )
 

@@ -2,7 +2,7 @@
 
 Protocol, every message JSON with a ``type``:
 
-- page → server, first and within ``auth_timeout_s``:
+- page → server, first and within ``auth_timeout_s`` (at most 2 s):
   ``{"type": "auth", "session": "<id>", "token": "<host token>"}``. The token travels
   only inside the socket, never in a URL, so no access log or proxy can keep it;
 - a refusal closes the socket before any data is sent: 4401 (token missing, invalid or
@@ -42,7 +42,11 @@ CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_UNKNOWN = 4404
 CLOSE_POLICY = 1008
-DEFAULT_AUTH_TIMEOUT_S = 5.0
+# The page sends its auth message the moment the socket opens; a socket that has said
+# nothing for longer is holding a slot of the host cap for someone else, so no setting
+# or argument may allow more than this.
+MAX_AUTH_TIMEOUT_S = 2.0
+DEFAULT_AUTH_TIMEOUT_S = MAX_AUTH_TIMEOUT_S
 
 
 @dataclass(slots=True, eq=False)
@@ -79,6 +83,9 @@ class HostHub:
         self.settings = settings
         self.board_changed = board_changed
         self.fanout = fanout or Fanout(page="host")
+        if not 0 < auth_timeout_s <= MAX_AUTH_TIMEOUT_S:
+            raise ValueError(f"auth_timeout_s must be above 0 and at most "
+                             f"{MAX_AUTH_TIMEOUT_S} s, got {auth_timeout_s}")
         self.auth_timeout_s = auth_timeout_s
         self.clock = clock
         self.monotonic = monotonic

@@ -8,7 +8,8 @@ Protocol (``/ws/board``), every message JSON with a ``type``:
 - screen → server: ``{"type": "ack", "seq": N}`` every few seconds.
 
 A screen that reconnects with ``?epoch=E&seq=N`` gets the changes it missed from a
-bounded ring, then a heartbeat; when the gap cannot be filled it gets a fresh snapshot.
+bounded ring, then a heartbeat; when the gap cannot be filled, or its address has used
+its replays for now (``web/replays.py``), it gets a fresh snapshot.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -36,13 +36,18 @@ from web.cadence import tick_paced
 from web.fanout import Fanout
 from web.payload import Json, board_changes, build_board
 from web.reader import StoreReader
+from web.replays import ReplayBudget
 from web.ring import ChangeRing
+from web.validation import Resume
 
 log = logging.getLogger(__name__)
 
 RELOAD = "reload"
 DEFAULT_RING_SIZE = 256
 DEFAULT_STALE_AFTER_S = 15.0
+# A board older than this many heartbeats is what a screen would show as stale; nobody
+# else is handed it as current either.
+STALE_HEARTBEATS = 3
 
 
 def encode(payload: Json) -> str:
@@ -84,14 +89,16 @@ class BoardHub:
     Usage::
 
         hub = BoardHub(reader=reader, redis=redis, keys=keys, settings=settings)
-        hub.board = await hub.build()
+        await hub.load()
         tasks = [asyncio.create_task(hub.listen()), asyncio.create_task(hub.run())]
-        await hub.serve(connection)   # the /ws/board handler
+        await hub.serve(connection, resume=Resume(), address="10.0.0.7")  # /ws/board
+        board = await hub.current()   # GET /api/board
     """
 
     def __init__(self, *, reader: StoreReader, redis: Redis, keys: Keys, settings: Settings,
                  fanout: Fanout | None = None, ring_size: int = DEFAULT_RING_SIZE,
-                 stale_after_s: float = DEFAULT_STALE_AFTER_S, clock: Clock = wall_ms,
+                 stale_after_s: float = DEFAULT_STALE_AFTER_S,
+                 replays: ReplayBudget | None = None, clock: Clock = wall_ms,
                  monotonic: Monotonic = time.monotonic) -> None:
         self.reader = reader
         self.redis = redis
@@ -99,6 +106,7 @@ class BoardHub:
         self.settings = settings
         self.fanout = fanout or Fanout(page="board")
         self.ring = ChangeRing(size=ring_size)
+        self.replays = ReplayBudget() if replays is None else replays
         self.stale_after_s = stale_after_s
         self.clock = clock
         self.monotonic = monotonic
@@ -107,11 +115,13 @@ class BoardHub:
         self.epoch = uuid.uuid4().hex[:12]
         self.clients: dict[ServerConnection, Screen] = {}
         self.board: Json | None = None
+        self.built_at: float | None = None
         self.seq = 0
         self.changed = asyncio.Event()
         self._dirty = asyncio.Event()
         self._last_sent = monotonic()
         self._running = True
+        self._reading: asyncio.Task[Json] | None = None
 
     async def build(self) -> Json:
         """Read the store and build the board now."""
@@ -122,18 +132,52 @@ class BoardHub:
         metrics.SNAPSHOT_SECONDS.observe(time.perf_counter() - started)
         return board
 
+    def _keep(self, board: Json) -> None:
+        self.board, self.built_at = board, self.monotonic()
+
+    async def load(self) -> None:
+        """Build the first board, before any screen joins."""
+        self._keep(await self.build())
+
+    async def current(self) -> Json:
+        """The board of the last tick; one read shared by all callers when it is stale.
+
+        Anonymous ``GET /api/board`` requests read this: however many arrive, Redis
+        sees the hub's own reads, plus at most one more at a time while the hub has no
+        fresh board (Redis was down). That read's board is not kept: the next tick
+        diffs against the board the screens were sent.
+        """
+        limit = STALE_HEARTBEATS * self.settings.heartbeat_s
+        if (self.board is not None and self.built_at is not None
+                and self.monotonic() - self.built_at <= limit):
+            return self.board
+        if self._reading is None:
+            self._reading = asyncio.create_task(self.build())
+            self._reading.add_done_callback(self._read_done)
+        # Shielded: a caller that gives up must not cancel the others' read.
+        return await asyncio.shield(self._reading)
+
+    def _read_done(self, task: asyncio.Task[Json]) -> None:
+        self._reading = None
+        if not task.cancelled():
+            # Retrieved here, so a failure every caller abandoned is not logged as lost.
+            task.exception()
+
     def _text(self, kind: str, server_time: int | None = None, **fields: Any) -> str:
         now = self.clock() if server_time is None else server_time
         return encode({"type": kind, "seq": self.seq, "server_time": now, **fields})
 
-    def join(self, connection: ServerConnection, *, epoch: str | None = None,
-             seq: int | None = None) -> None:
+    def join(self, connection: ServerConnection, *, resume: Resume, address: str) -> None:
         """Catch ``connection`` up (resume or snapshot) and subscribe it, with no await."""
         if self.board is None:
             raise RuntimeError("board not built yet")
         missed = None
-        if epoch == self.epoch and seq is not None:
-            missed = self.ring.since(seq, current=self.seq)
+        if resume.epoch == self.epoch and resume.seq is not None:
+            missed = self.ring.since(resume.seq, current=self.seq)
+        # Only a replay that sends frames costs anything; a screen already current pays
+        # nothing, and one past its budget is as well served by a snapshot.
+        if missed and not self.replays.take(address, now=self.monotonic()):
+            missed = None
         if missed is None:
             snapshot = self._text("snapshot", board=self.board, epoch=self.epoch,
                                   heartbeat_ms=int(self.settings.heartbeat_s * 1000))
@@ -181,15 +225,16 @@ class BoardHub:
         """Tell every screen of this process to reload its page."""
         self.fanout.send(list(self.clients), encode({"type": RELOAD}), kind=RELOAD)
 
-    async def serve(self, connection: ServerConnection) -> None:
-        """The ``/ws/board`` handler: catch up, then read reports until the screen leaves."""
-        query = parse_qs(urlsplit(connection.request.path if connection.request else "").query)
-        epoch = query.get("epoch", [None])[0]
-        seq_text = query.get("seq", [""])[0]
-        seq = int(seq_text) if seq_text.isdigit() else None
+    async def serve(self, connection: ServerConnection, *, resume: Resume,
+                    address: str) -> None:
+        """The ``/ws/board`` handler: catch up, then read reports until the screen leaves.
+
+        ``resume`` comes from the request's query (``web.validation.parse_resume``) and
+        ``address`` is the client's, which the replay budget is kept by.
+        """
         if self.board is None:
-            self.board = await self.build()
-        self.join(connection, epoch=epoch, seq=seq)
+            await self.load()
+        self.join(connection, resume=resume, address=address)
         try:
             async for raw in connection:
                 self.receive(connection, raw)
@@ -202,13 +247,15 @@ class BoardHub:
                 metrics.WS_DISCONNECTS.labels("board", reason).inc()
 
     def stop(self) -> None:
-        """Make the loops end.
+        """Make the loops end, and cancel a shared read still in flight.
 
         On Python 3.11 a cancellation that lands as a timeout fires can be lost, so the
         loops also check this flag rather than rely on being cancelled.
         """
         self._running = False
         self._dirty.set()
+        if self._reading is not None:
+            self._reading.cancel()
 
     async def listen(self) -> None:
         """Follow the change feed and staff commands; resubscribe when Redis drops."""
@@ -248,7 +295,8 @@ class BoardHub:
                         "frame and will show stale", exc)
             self.count_stale()
             return
-        old, self.board = self.board, new
+        old = self.board
+        self._keep(new)
         metrics.BOARD_VIEWERS_NOW.set(new["totals"]["viewers_now"])
         changes = board_changes(old, new)
         if changes:

@@ -9,6 +9,8 @@ from typing import Any
 from websockets.datastructures import Headers
 from websockets.http11 import Response
 
+JSON_TYPE = "application/json; charset=utf-8"
+
 
 def response(status: int, body: bytes, content_type: str, **extra: str) -> Response:
     """A complete HTTP response that no cache keeps."""
@@ -17,7 +19,11 @@ def response(status: int, body: bytes, content_type: str, **extra: str) -> Respo
     return Response(status, http.HTTPStatus(status).phrase, headers, body)
 
 
+def json_body(payload: Any) -> bytes:
+    """``payload`` as the compact UTF-8 JSON every response carries."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+
+
 def json_response(status: int, payload: Any, **extra: str) -> Response:
     """A JSON HTTP response."""
-    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
-    return response(status, body, "application/json; charset=utf-8", **extra)
+    return response(status, json_body(payload), JSON_TYPE, **extra)

@@ -23,12 +23,14 @@ from common.settings import Settings
 from common.tokens import HostTokens
 from store.keys import Keys
 from web.fanout import DEFAULT_HIGH_WATER, SERVER_EXTENSIONS, Fanout
-from web.guard import Guard, default_origins, parse_origins
+from web.guard import Guard, Page, client_key, default_origins, parse_origins
 from web.host import DEFAULT_AUTH_TIMEOUT_S, HostHub
 from web.hub import DEFAULT_RING_SIZE, BoardHub
-from web.payload import build_session
+from web.payload import Json, build_session
 from web.reader import READ_TIMEOUT_S, StoreReader
-from web.responses import json_response, response
+from web.replays import DEFAULT_REPLAY_WINDOW_S, DEFAULT_REPLAYS, ReplayBudget
+from web.responses import JSON_TYPE, json_body, json_response, response
+from web.validation import BadRequest, check_single_headers, forbid_token_in_query, parse_resume
 
 log = logging.getLogger(__name__)
 
@@ -67,25 +69,33 @@ class WebApp:
     """Routes HTTP requests and websocket connections.
 
     Keyword arguments left as None come from ``settings`` (``web_allowed_origins``,
-    ``web_max_connections``, ``web_screen_stale_s`` when it has them), else from the
-    defaults: the origins of ``http://<web_host>:<web_port>`` (plus 127.0.0.1 and
-    localhost for a loopback or wildcard bind), 1000 sockets, 15 s. A socket whose
-    unsent backlog passes ``write_high_water`` bytes is cut (``socket_send_buffer`` bounds
-    what the kernel holds before that); frames over ``max_frame_bytes`` close with 1009.
+    ``web_max_board_connections``, ``web_max_host_connections``,
+    ``web_max_connections_per_address``, ``web_screen_stale_s``): when no origins are
+    configured, those of ``http://<web_host>:<web_port>`` (plus 127.0.0.1 and localhost
+    for a loopback or wildcard bind). A socket whose unsent backlog passes
+    ``write_high_water`` bytes is cut (``socket_send_buffer`` bounds what the kernel holds
+    before that); frames over ``max_frame_bytes`` close with 1009. Each client address
+    may have ``replays`` resume replays per ``replay_window_s`` (5 per 10 s); a host
+    page must authenticate within ``auth_timeout_s`` (2 s, the most it may be).
 
     Usage::
 
-        app = WebApp(settings=settings, max_connections=500)
+        app = WebApp(settings=settings, max_board_connections=500)
         async with app.serving() as server: ...
     """
 
     def __init__(self, *, settings: Settings, clock: Clock = wall_ms,
                  allowed_origins: Iterable[str] | None = None,
-                 max_connections: int | None = None, screen_stale_s: float | None = None,
+                 max_board_connections: int | None = None,
+                 max_host_connections: int | None = None,
+                 max_connections_per_address: int | None = None,
+                 screen_stale_s: float | None = None,
                  max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
                  write_high_water: int = DEFAULT_HIGH_WATER,
                  socket_send_buffer: int = DEFAULT_SOCKET_SEND_BUFFER,
                  ring_size: int = DEFAULT_RING_SIZE,
+                 replays: int = DEFAULT_REPLAYS,
+                 replay_window_s: float = DEFAULT_REPLAY_WINDOW_S,
                  auth_timeout_s: float = DEFAULT_AUTH_TIMEOUT_S) -> None:
         self.settings = settings
         self.clock = clock
@@ -95,27 +105,38 @@ class WebApp:
             configured = parse_origins(settings.web_allowed_origins)
             allowed_origins = configured or default_origins(settings.web_host,
                                                             settings.web_port)
-        if max_connections is None:
-            max_connections = settings.web_max_connections
         if screen_stale_s is None:
             screen_stale_s = settings.web_screen_stale_s
-        self.guard = Guard(allowed_origins=allowed_origins, max_connections=max_connections)
+        self.guard = Guard(
+            allowed_origins=allowed_origins,
+            max_board_connections=(settings.web_max_board_connections
+                                   if max_board_connections is None else max_board_connections),
+            max_host_connections=(settings.web_max_host_connections
+                                  if max_host_connections is None else max_host_connections),
+            max_connections_per_address=(settings.web_max_connections_per_address
+                                         if max_connections_per_address is None
+                                         else max_connections_per_address))
         self.keys = Keys(settings.key_prefix)
         # No per-reply socket timeout: StoreReader puts one deadline on each round trip
         # (web/reader.py says why); the other calls here have their own.
         self.redis = Redis.from_url(settings.redis_url, decode_responses=True,
                                     socket_timeout=None, socket_connect_timeout=READ_TIMEOUT_S)
         self.reader = StoreReader(self.redis, keys=self.keys, shards=settings.partitions)
-        self.tokens = HostTokens(secret=settings.token_secret.get_secret_value())
+        self.tokens = HostTokens(secret=settings.token_secret.get_secret_value(),
+                                 previous=settings.token_secret_previous.get_secret_value())
         self.hub = BoardHub(reader=self.reader, redis=self.redis, keys=self.keys,
                             settings=settings, clock=clock, ring_size=ring_size,
                             stale_after_s=screen_stale_s,
+                            replays=ReplayBudget(replays=replays, window_s=replay_window_s),
                             fanout=Fanout(page="board", high_water=write_high_water))
         self.hosts = HostHub(reader=self.reader, tokens=self.tokens, settings=settings,
                              board_changed=self.hub.changed, clock=clock,
                              auth_timeout_s=auth_timeout_s,
                              fanout=Fanout(page="host", high_water=write_high_water))
-        self.sockets: set[ServerConnection] = set()
+        # Each admitted upgrade's slot, given back when its connection ends however it
+        # ends: a handshake that fails after admission never reaches the handler.
+        self._slots: set[asyncio.Task[None]] = set()
+        self._api_board_body: tuple[Json | None, bytes] = (None, b"")
         self._routes: dict[str, Handler] = {
             "/": self._page("board.html"),
             "/board": self._page("board.html"),
@@ -129,12 +150,21 @@ class WebApp:
         self, connection: ServerConnection, request: Request
     ) -> Response | None:
         """Answer plain HTTP requests; admit or refuse websocket upgrades."""
-        path = urlsplit(request.path).path
+        target = urlsplit(request.path)
+        path = target.path
+        try:
+            check_single_headers(request.headers)
+            if path == HOST_SOCKET or path.startswith("/api/sessions/"):
+                forbid_token_in_query(target.query)
+            if path == BOARD_SOCKET:
+                parse_resume(target.query)
+        except BadRequest as exc:
+            log.debug("refused %s: %s", path, exc)
+            refused = json_response(400, exc.body)
+            metrics.HTTP_REQUESTS.labels(self._route_label(path), "400").inc()
+            return refused
         if path in (BOARD_SOCKET, HOST_SOCKET):
-            refusal = self.guard.refuse(request, open_connections=len(self.sockets))
-            if refusal is not None:
-                metrics.HTTP_REQUESTS.labels(path, str(refusal.status_code)).inc()
-            return refusal
+            return self._admit(connection, request, path)
         handler = self._routes.get(path)
         if handler is None and path.startswith("/static/"):
             handler = self._static(path.removeprefix("/static/"))
@@ -152,9 +182,28 @@ class WebApp:
         metrics.HTTP_REQUESTS.labels(self._route_label(path), str(result.status_code)).inc()
         return result
 
+    def _admit(self, connection: ServerConnection, request: Request,
+               path: str) -> Response | None:
+        page: Page = "host" if path == HOST_SOCKET else "board"
+        address = client_key(connection.remote_address)
+        refusal = self.guard.admit(request, page=page, address=address)
+        if refusal is not None:
+            metrics.HTTP_REQUESTS.labels(path, str(refusal.status_code)).inc()
+            return refusal
+        slot = asyncio.create_task(self._hold(connection, page, address))
+        self._slots.add(slot)
+        slot.add_done_callback(self._slots.discard)
+        return None
+
+    async def _hold(self, connection: ServerConnection, page: Page, address: str) -> None:
+        try:
+            await connection.wait_closed()
+        finally:
+            self.guard.release(page=page, address=address)
+
     def _route_label(self, path: str) -> str:
         # Bounded label values: a scanner probing random paths must not grow the series.
-        if path in self._routes:
+        if path in self._routes or path in (BOARD_SOCKET, HOST_SOCKET):
             return path
         for prefix in ("/static/", "/api/sessions/"):
             if path.startswith(prefix):
@@ -163,18 +212,20 @@ class WebApp:
 
     async def handler(self, connection: ServerConnection) -> None:
         """Serve one socket: a venue screen or a host page."""
-        path = urlsplit(connection.request.path if connection.request else "").path
+        target = urlsplit(connection.request.path if connection.request else "")
         sock = connection.transport.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.socket_send_buffer)
-        self.sockets.add(connection)
-        try:
-            if path == HOST_SOCKET:
-                await self.hosts.serve(connection)
-            else:
-                await self.hub.serve(connection)
-        finally:
-            self.sockets.discard(connection)
+        if target.path == HOST_SOCKET:
+            await self.hosts.serve(connection)
+        else:
+            # process_request already refused a query that does not parse.
+            await self.hub.serve(connection, resume=parse_resume(target.query),
+                                 address=client_key(connection.remote_address))
+
+    def open_connections(self, page: Page) -> int:
+        """Sockets of ``page`` admitted and not yet closed."""
+        return self.guard.open[page]
 
     def _page(self, name: str) -> Handler:
         handler = self._static(name)
@@ -192,7 +243,11 @@ class WebApp:
         return serve_file
 
     async def _api_board(self, request: Request) -> Response:
-        return json_response(200, await self.hub.build())
+        # Encoded once per board, not once per request.
+        board = await self.hub.current()
+        if board is not self._api_board_body[0]:
+            self._api_board_body = (board, json_body(board))
+        return response(200, self._api_board_body[1], JSON_TYPE)
 
     def _session_handler(self, session_id: str) -> Handler:
         async def session(request: Request) -> Response:
@@ -220,7 +275,7 @@ class WebApp:
     @contextlib.asynccontextmanager
     async def serving(self) -> AsyncIterator[Server]:
         """Run the server and the hubs' loops until the context exits."""
-        self.hub.board = await self.hub.build()
+        await self.hub.load()
         tasks = [asyncio.create_task(self.hub.listen()), asyncio.create_task(self.hub.run()),
                  asyncio.create_task(self.hosts.run())]
         server: Server = await serve(self.handler, self.settings.web_host, self.settings.web_port,
@@ -235,7 +290,7 @@ class WebApp:
             self.hub.stop()
             self.hosts.stop()
             # Cancel until done: on Python 3.11 a cancellation can be lost in a timeout race.
-            pending = set(tasks)
+            pending = set(tasks) | self._slots
             while pending:
                 for task in pending:
                     task.cancel()

@@ -173,17 +173,90 @@ async def test_foreign_origin_is_refused_before_the_upgrade(
             assert refused.value.response.status_code == 403
 
 
-async def test_connection_cap_answers_503(make_settings: Callable[..., Settings]) -> None:
-    async with _serving(make_settings, max_connections=2) as (app, _):
+def _host_url(app: WebApp) -> str:
+    return f"ws://127.0.0.1:{app.settings.web_port}/ws/host"
+
+
+async def _refused(url: str) -> tuple[int, dict[str, Any]]:
+    with pytest.raises(InvalidStatus) as refused:
+        await connect(url)
+    answer = refused.value.response
+    return answer.status_code, json.loads(answer.body)
+
+
+async def test_board_and_host_caps_answer_503_each_on_its_own(
+    make_settings: Callable[..., Settings],
+) -> None:
+    async with _serving(make_settings, max_board_connections=2, max_host_connections=1,
+                        max_connections_per_address=10) as (app, _):
         async with connect(_url(app)) as first, connect(_url(app)) as second:
             await _recv(first)
             await _recv(second)
-            with pytest.raises(InvalidStatus) as refused:
-                await connect(_url(app))
-            assert refused.value.response.status_code == 503
-        await _until(lambda: len(app.sockets) == 0, "the sockets to close")
+            assert await _refused(_url(app)) == (503, {
+                "error": "too_many_connections", "cap": "OCOP_WEB_MAX_BOARD_CONNECTIONS",
+                "limit": 2})
+            # A full board does not keep a host page out, nor the other way round.
+            async with connect(_host_url(app)):
+                await _until(lambda: app.open_connections("host") == 1, "the host socket")
+                status, body = await _refused(_host_url(app))
+                assert (status, body["cap"]) == (503, "OCOP_WEB_MAX_HOST_CONNECTIONS")
+        await _until(lambda: app.open_connections("board") == 0, "the sockets to close")
         async with connect(_url(app)) as again:
             assert (await _recv(again))["type"] == "snapshot"
+
+
+async def test_one_address_is_capped_with_429_loopback_included(
+    make_settings: Callable[..., Settings],
+) -> None:
+    async with _serving(make_settings, max_connections_per_address=2) as (app, _):
+        async with connect(_url(app)) as board, connect(_host_url(app)):
+            await _recv(board)
+            for url in (_url(app), _host_url(app)):
+                assert await _refused(url) == (429, {
+                    "error": "too_many_connections_from_address",
+                    "cap": "OCOP_WEB_MAX_CONNECTIONS_PER_ADDRESS", "limit": 2})
+        await _until(lambda: not app.guard.by_address, "the address to be let go")
+        async with connect(_url(app)) as again:
+            assert (await _recv(again))["type"] == "snapshot"
+
+
+async def test_a_handshake_that_fails_after_admission_gives_its_slot_back(
+    make_settings: Callable[..., Settings],
+) -> None:
+    async with _serving(make_settings, max_board_connections=1) as (app, _):
+        port = app.settings.web_port
+        for _ in range(3):
+            # Admitted by the guard, then refused by websockets: not an upgrade (426).
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(f"GET /ws/board HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+            status = await asyncio.wait_for(reader.readuntil(b"\r\n"), seconds(10))
+            assert status.startswith(b"HTTP/1.1 426"), status
+            writer.close()
+            await _until(lambda: app.open_connections("board") == 0, "the slot to be freed")
+        async with connect(_url(app)) as ws:
+            assert (await _recv(ws))["type"] == "snapshot"
+
+
+async def test_replays_past_an_addresss_budget_get_a_snapshot_instead(
+    make_settings: Callable[..., Settings],
+) -> None:
+    # A window no test outlasts: the budget does not refill while the test runs.
+    async with _serving(make_settings, replays=2, replay_window_s=3600.0) as (app, redis):
+        async with connect(_url(app)) as ws:
+            snapshot = await _recv(ws)
+        epoch, seq = snapshot["epoch"], snapshot["seq"]
+        await _views(app, redis, 1, 0)
+        await _until(lambda: app.hub.seq == seq + 1, "a change")
+        resume = _url(app, f"?epoch={epoch}&seq={seq}")
+        firsts = []
+        for _ in range(4):
+            async with connect(resume) as ws:
+                firsts.append(await _recv(ws))
+        assert [m["type"] for m in firsts] == ["change", "change", "snapshot", "snapshot"]
+        assert firsts[2]["board"]["totals"]["views"] == 1
+        # A screen that is already current is sent no frames and spends nothing.
+        async with connect(_url(app, f"?epoch={epoch}&seq={seq + 1}")) as ws:
+            assert (await _recv(ws))["type"] == "heartbeat"
 
 
 async def test_an_oversized_frame_closes_with_1009(

@@ -47,7 +47,7 @@ async def count(settings: Settings, redis: Redis, topic: str,
                       json.dumps(e).encode()) for i, e in enumerate(events)]
     delta = Aggregator(topics={VIEWS: VIEWS, ORDERS: ORDERS}).batch(state, records,
                                                                     now_ms=now_ms())
-    assert await store.apply([delta]) == []
+    assert (await store.apply([delta])).ok
 
 
 async def load_sample_catalog(settings: Settings, redis: Redis) -> list[str]:

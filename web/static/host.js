@@ -110,19 +110,25 @@ function showDashboard() {
   document.getElementById("dashboard").hidden = false;
 }
 
-/* Credentials: from the link once, then from this tab's storage (a reload keeps them). */
+/*
+ * Credentials: from the link's fragment once, then from this tab's storage (a reload
+ * keeps them). Never from the query string: a URL's query reaches the server, its logs
+ * and every proxy on the way, so a token found there is ignored (and wiped).
+ */
 
 function readCredentials() {
   const fragment = new URLSearchParams(location.hash.slice(1));
   const query = new URLSearchParams(location.search);
-  const sessionId = fragment.get("session") || query.get("session") || "";
-  const token = fragment.get("token") || query.get("token") || "";
-  if (sessionId && token) {
-    sessionStorage.setItem(STORAGE_KEY, JSON.stringify({ sessionId, token }));
+  const sessionId = fragment.get("session") || "";
+  const token = fragment.get("token") || "";
+  if (location.hash || query.has("token")) {
     const keep = new URLSearchParams();
     if (query.get("lang")) keep.set("lang", query.get("lang"));
     const search = keep.toString();
     history.replaceState(null, "", location.pathname + (search ? `?${search}` : ""));
+  }
+  if (sessionId && token) {
+    sessionStorage.setItem(STORAGE_KEY, JSON.stringify({ sessionId, token }));
     return { sessionId, token };
   }
   try {
