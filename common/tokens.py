@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import enum
+import hashlib
 from dataclasses import dataclass
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
+# Unchanged by the move to SHA-256: the digest alone makes every SHA-1 token fail to verify
+# (tests/common/test_tokens.py checks it), and itsdangerous tries no other digest.
 _SALT = "ocop-live.host-token.v1"
+# Shorter secrets can be guessed offline from one leaked token.
+MIN_SECRET_LENGTH = 16
+# The longest a host token may live (`ocop-live token issue --ttl-hours`). A secret that
+# was rotated out opens nothing once this long has passed, so it can then be dropped.
+MAX_TTL_HOURS = 72.0
 
 
 class TokenProblem(enum.Enum):
@@ -17,6 +25,10 @@ class TokenProblem(enum.Enum):
     INVALID = "invalid"
     EXPIRED = "expired"
     OTHER_SESSION = "other_session"
+
+
+class TokenSecretError(ValueError):
+    """A token secret too short to sign with; the message names its setting."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,22 +51,30 @@ class TokenCheck:
 
 
 class HostTokens:
-    """Issues and checks host tokens.
+    """Issues and checks host tokens, signed with HMAC-SHA256.
+
+    ``secret`` signs and checks; ``previous`` (empty: none) only checks, so the secret can
+    be rotated without voiding the links hosts already have (docs/runbook.md, "Rotating
+    the token secret"). Both need at least 16 characters. Tokens signed with
+    itsdangerous' SHA-1 default, as host tokens were before, are refused as invalid (the
+    host needs a new link), whichever secret signed them.
 
     Usage::
 
-        tokens = HostTokens(secret="...")
+        tokens = HostTokens(secret="...", previous="...")
         token = tokens.issue("cp-01", expires_at_ms=now_ms + 12 * 3600_000)
         tokens.check(token, session_id="cp-01", now_ms=now_ms).ok  # True
     """
 
-    def __init__(self, *, secret: str) -> None:
-        if len(secret) < 16:
-            raise ValueError(
-                "token secret must be at least 16 characters; set OCOP_TOKEN_SECRET "
-                "(`ocop-live stack env` prints one for the local stack)"
-            )
-        self._serializer = URLSafeSerializer(secret, salt=_SALT)
+    def __init__(self, *, secret: str, previous: str = "") -> None:
+        _require_length(secret, setting="OCOP_TOKEN_SECRET")
+        if previous:
+            _require_length(previous, setting="OCOP_TOKEN_SECRET_PREVIOUS")
+        # itsdangerous signs with the last key of the list and accepts any of them.
+        keys = [previous, secret] if previous and previous != secret else [secret]
+        self._serializer = URLSafeSerializer(
+            keys, salt=_SALT, signer_kwargs={"digest_method": hashlib.sha256}
+        )
 
     def issue(self, session_id: str, *, expires_at_ms: int) -> str:
         """A token that opens ``session_id`` until ``expires_at_ms``."""
@@ -75,3 +95,11 @@ class HostTokens:
         if claims.get("sid") != session_id:
             return TokenCheck(TokenProblem.OTHER_SESSION)
         return TokenCheck(None)
+
+
+def _require_length(secret: str, *, setting: str) -> None:
+    if len(secret) < MIN_SECRET_LENGTH:
+        raise TokenSecretError(
+            f"{setting} has {len(secret)} characters, needs at least {MIN_SECRET_LENGTH} "
+            "(`ocop-live stack env` prints one for the local stack)"
+        )
