@@ -8,12 +8,18 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 import click
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
+from cli.deadletters import dlq
 from cli.environment import command_settings, configure_logging
 from cli.screens import screens
 from common.catalog import SAMPLE_CATALOG
 from common.clock import wall_ms
 from common.eventloop import use_uvloop
+from common.settings import Settings
+from common.tokens import MAX_TTL_HOURS, HostTokens
+from store.server import UnsafeRedis, require_no_eviction
 
 # Commands of packages outside the product (the development tools' local stack and
 # simulator) register under this entry-point group, so the product never imports them.
@@ -26,6 +32,7 @@ def main() -> None:
 
 
 main.add_command(screens)
+main.add_command(dlq)
 
 
 @main.command()
@@ -33,7 +40,7 @@ def worker() -> None:
     """Run one stream worker (faust) against the configured Kafka and Redis."""
     import faust
 
-    from consumers.topics import ensure_topics
+    from consumers.topics import ensure_topics, input_partitions
     from streams.app import build_app
 
     settings = command_settings()
@@ -41,12 +48,14 @@ def worker() -> None:
     # Only the long-running services switch loops: the policy is process-wide, and the
     # other commands may run inside another program (the tests invoke them in-process).
     use_uvloop()
+    asyncio.run(_require_safe_redis(settings))
     created = asyncio.run(ensure_topics(settings))
     if created:
-        logging.getLogger("ocop_live").info("created topics %s", ", ".join(created))
+        logging.getLogger("cli").info("created topics %s", ", ".join(created))
+    partitions = asyncio.run(input_partitions(settings))
     # asyncio.run closed its loop; faust's worker wants a current one.
     asyncio.set_event_loop(asyncio.new_event_loop())
-    app = build_app(settings)
+    app = build_app(settings, partitions=partitions)
     faust.Worker(app, loglevel="info").execute_from_commandline()
 
 
@@ -64,9 +73,29 @@ def web() -> None:
         )
     use_uvloop()
     try:
+        asyncio.run(_require_safe_redis(settings))
+    except click.ClickException as exc:
+        # The read side writes nothing that counts, so it warns instead of refusing.
+        logging.getLogger("cli").warning("%s", exc.message)
+    try:
         asyncio.run(run_web(settings))
     except KeyboardInterrupt:
         pass
+
+
+async def _require_safe_redis(settings: Settings) -> None:
+    """A usage error when the configured Redis may evict keys (store/server.py says why)."""
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        await require_no_eviction(redis)
+    except UnsafeRedis as exc:
+        raise click.ClickException(str(exc)) from exc
+    except (RedisError, OSError) as exc:
+        # Not up yet: the process retries Redis on its own; the policy goes unchecked.
+        logging.getLogger("cli").warning(
+            "cannot reach Redis (OCOP_REDIS_URL) to check its maxmemory-policy: %s", exc)
+    finally:
+        await redis.aclose()
 
 
 @main.group()
@@ -116,18 +145,19 @@ def catalog_load(path: Path | None) -> None:
 @main.command()
 def rebuild() -> None:
     """Recompute all of Redis from the retained topics (stop the workers first)."""
-    from consumers.rebuild import RebuildRefused
+    from consumers.rebuild import RebuildIncomplete, RebuildRefused
     from consumers.rebuild import rebuild as run_rebuild
 
     settings = command_settings()
     configure_logging()
+    asyncio.run(_require_safe_redis(settings))
 
     def progress(done: int, total: int) -> None:
         click.echo(f"\rreplayed {done:,}/{total:,} messages", nl=False, err=True)
 
     try:
         report = asyncio.run(run_rebuild(settings, progress=progress))
-    except RebuildRefused as exc:
+    except (RebuildRefused, RebuildIncomplete) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(
         f"\nrebuilt from {report.messages:,} messages ({report.dead_letters:,} dead letters "
@@ -143,11 +173,11 @@ def token() -> None:
 
 @token.command("issue")
 @click.option("--session", "session_id", required=True, help="Session id the token opens.")
-@click.option("--ttl-hours", default=12.0, show_default=True, type=click.FloatRange(min=0.01))
+@click.option("--ttl-hours", default=12.0, show_default=True,
+              type=click.FloatRange(min=0.01, max=MAX_TTL_HOURS),
+              help="Hours the token opens the session.")
 def token_issue(session_id: str, ttl_hours: float) -> None:
     """Print a signed, expiring host token for one session, and the host page link."""
-    from common.tokens import HostTokens
-
     settings = command_settings()
     try:
         tokens = HostTokens(secret=settings.token_secret.get_secret_value())

@@ -67,6 +67,22 @@ REDIS_ERRORS = Counter(
     "ocop_redis_errors_total", "Redis calls that failed (and were retried).", ["role"]
 )
 CATALOG_UPDATES = Counter("ocop_catalog_updates_total", "Session catalog records applied.")
+OFFSET_GAPS = Counter(
+    "ocop_offset_gaps_total",
+    "Offset gaps in an input partition found real after reading it again (no records there).",
+)
+OFFSET_REWINDS = Counter(
+    "ocop_offset_rewinds_total",
+    "Times a worker read a partition again because a batch did not follow Redis's offsets.",
+)
+APPLY_FAILURES = Counter(
+    "ocop_apply_failures_total",
+    "Shard batches that could not be applied, so their shard stopped, by cause.", ["cause"],
+)
+SHARDS_STOPPED = Gauge(
+    "ocop_shards_stopped",
+    "Shards this worker stopped counting after a failure; see the log, fix, restart it.",
+)
 
 # Read side (web/).
 WS_CLIENTS = Gauge("ocop_ws_clients", "Websocket clients connected.", ["page"])

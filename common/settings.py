@@ -63,10 +63,19 @@ class Settings(BaseSettings):
     # Origins allowed to open /ws/* (comma-separated; "*" = any). Empty: the server's own
     # address (docs/design.md, "Read side protocol").
     web_allowed_origins: str = ""
-    web_max_connections: int = Field(default=1000, ge=1)
+    # Open sockets per web process, by page, and per client address over both pages
+    # (web/guard.py). Venue screens behind one NAT share an address: raise the last one
+    # for a venue with more screens than that, or behind a proxy that does not keep
+    # client addresses.
+    web_max_board_connections: int = Field(default=1000, ge=1)
+    web_max_host_connections: int = Field(default=200, ge=1)
+    web_max_connections_per_address: int = Field(default=50, ge=1)
     web_screen_stale_s: float = Field(default=15.0, gt=0)
 
     token_secret: SecretStr = SecretStr("")
+    # The secret before the last rotation: still accepted when checking a host token, never
+    # used to sign (docs/runbook.md, "Rotating the token secret"). Empty: none.
+    token_secret_previous: SecretStr = SecretStr("")
     fair_title: str = "Chợ phiên OCOP"
     fair_place: str = "Cần Giờ, TP.HCM"
 

@@ -17,11 +17,13 @@ from aiokafka.admin import AIOKafkaAdminClient
 from redis.asyncio import Redis
 
 from common.settings import Settings
+from consumers.topics import input_partitions
 from counting.aggregate import Record
 from counting.delta import DeadLetter
 from store.keys import Keys
 from streams.catalog import CatalogProcessor
 from streams.pipeline import BatchProcessor
+from streams.ranges import KafkaRangeReader
 from streams.wiring import aggregator_for, catalog_store_for, store_for
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,10 @@ Progress = Callable[[int, int], None]
 
 class RebuildRefused(RuntimeError):
     """Rebuilding now would race live workers."""
+
+
+class RebuildIncomplete(RuntimeError):
+    """Some shards could not be applied; the message names them and why."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,9 +114,12 @@ async def rebuild(
         )
     redis = Redis.from_url(settings.redis_url, decode_responses=True)
     keys = Keys(settings.key_prefix)
+    # earliest: a seek to an offset retention already deleted lands on the oldest kept.
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap,
-                                enable_auto_commit=False, max_poll_records=batch_max)
+                                enable_auto_commit=False, max_poll_records=batch_max,
+                                auto_offset_reset="earliest")
     await consumer.start()
+    ranges = KafkaRangeReader(bootstrap=settings.kafka_bootstrap)
     try:
         removed = await _wipe(redis, keys)
         log.info("removed %d keys matching %s", removed, keys.everything())
@@ -120,13 +129,21 @@ async def rebuild(
         catalog = catalog_store_for(redis, settings)
         await _replay(consumer, settings, [settings.sessions_topic],
                       CatalogProcessor(store=catalog, sink=sink).process, batch_max)
-        processor = BatchProcessor(aggregator=aggregator_for(settings),
-                                   store=store_for(redis, settings), sink=sink)
+        # The live workers dead-letter records on the wrong partition: so must this.
+        partitions = await input_partitions(settings)
+        processor = BatchProcessor(aggregator=aggregator_for(settings, partitions=partitions),
+                                   store=store_for(redis, settings), sink=sink, ranges=ranges)
         done = await _replay(consumer, settings, [settings.views_topic, settings.orders_topic],
                              processor.process, batch_max, progress)
+        if processor.stopped:
+            raise RebuildIncomplete(
+                "the rebuild could not apply every shard: " + "; ".join(
+                    f"shard {shard}: {why}" for shard, why in sorted(processor.stopped.items()))
+                + ". Fix the cause and run the rebuild again")
         return RebuildReport(messages=done, dead_letters=sink.count,
                              sessions=await catalog.count(), keys_removed=removed)
     finally:
+        await ranges.stop()
         await consumer.stop()
         await redis.aclose()
 

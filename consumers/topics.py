@@ -7,9 +7,11 @@ import logging
 from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError
 
 from common.settings import Settings
+from streams.deadletters import DeadLetterLimits
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +27,14 @@ class TopicSpec:
     name: str
     partitions: int
     compacted: bool = False
+    max_message_bytes: int | None = None
+
+    def configs(self) -> dict[str, str]:
+        """The topic-level settings it is created with."""
+        config = {"cleanup.policy": "compact"} if self.compacted else {}
+        if self.max_message_bytes is not None:
+            config["max.message.bytes"] = str(self.max_message_bytes)
+        return config
 
 
 def topic_specs(settings: Settings) -> list[TopicSpec]:
@@ -34,7 +44,10 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(settings.views_topic, n),
         TopicSpec(settings.orders_topic, n),
         TopicSpec(settings.sessions_topic, n, compacted=True),
-        TopicSpec(settings.dlq_topic, n),
+        # A dead letter carries a whole input value up to the input limit, plus its key and
+        # headers: above the broker's default of about 1 MiB, so the topic says so itself.
+        TopicSpec(settings.dlq_topic, n, max_message_bytes=DeadLetterLimits(
+            max_value_bytes=settings.max_message_bytes).request_bytes),
     ]
 
 
@@ -47,10 +60,9 @@ async def ensure_topics(settings: Settings) -> list[str]:
         existing = set(await admin.list_topics())
         missing = [spec for spec in specs if spec.name not in existing]
         for spec in missing:
-            config = {"cleanup.policy": "compact"} if spec.compacted else {}
             try:
                 await admin.create_topics(
-                    [NewTopic(spec.name, spec.partitions, 1, topic_configs=config)]
+                    [NewTopic(spec.name, spec.partitions, 1, topic_configs=spec.configs())]
                 )
             except TopicAlreadyExistsError:
                 log.info("topic %s was created concurrently", spec.name)
@@ -60,6 +72,9 @@ async def ensure_topics(settings: Settings) -> list[str]:
                 f"views and orders topics must have the same partition count so one "
                 f"session's events share a shard, found {counts}; recreate one of them"
             )
+        for spec in specs:
+            if spec not in missing and spec.max_message_bytes is not None:
+                await _check_message_limit(admin, spec)
         return [spec.name for spec in missing]
     finally:
         await admin.close()
@@ -76,3 +91,37 @@ async def _partition_counts(admin: AIOKafkaAdminClient, names: list[str]) -> dic
             break
         await asyncio.sleep(0.1)
     return counts
+
+
+async def _check_message_limit(admin: AIOKafkaAdminClient, spec: TopicSpec) -> None:
+    """Say loudly when an existing topic takes smaller records than it must."""
+    (response,) = await admin.describe_configs(
+        [ConfigResource(ConfigResourceType.TOPIC, spec.name, {"max.message.bytes": None})]
+    )
+    # DescribeConfigs rows: (error, message, type, name, [(name, value, ...), ...]).
+    values = {entry[0]: entry[1] for resource in response.resources for entry in resource[4]}
+    found = values.get("max.message.bytes")
+    if found is not None and spec.max_message_bytes is not None \
+            and int(found) < spec.max_message_bytes:
+        log.error(
+            "topic %s takes records of at most %s bytes but a dead letter can be %d bytes "
+            "(OCOP_MAX_MESSAGE_BYTES plus key and headers); larger dead letters will stop "
+            "their shard. Raise it: kafka-configs.sh --bootstrap-server <broker> --alter "
+            "--entity-type topics --entity-name %s --add-config max.message.bytes=%d",
+            spec.name, found, spec.max_message_bytes, spec.name, spec.max_message_bytes,
+        )
+
+
+async def input_partitions(settings: Settings) -> int:
+    """The partition count of the (co-partitioned) input topics: the number of shards."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        counts = await _partition_counts(admin, [settings.views_topic, settings.orders_topic])
+    finally:
+        await admin.close()
+    if len(set(counts.values())) != 1 or not all(counts.values()):
+        raise TopicLayoutError(
+            f"views and orders topics must exist with the same partition count, found {counts}"
+        )
+    return next(iter(counts.values()))

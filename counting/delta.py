@@ -37,6 +37,9 @@ class ShardDelta:
     last_offsets: dict[str, int] = field(default_factory=dict)
     # What the shard state said Redis held before this batch (None: nothing recorded).
     prev_offsets: dict[str, int | None] = field(default_factory=dict)
+    # Topics whose records here follow an offset gap the worker confirmed by reading the
+    # partition again (transaction markers, deleted records): the store lets them pass.
+    explained_gaps: set[str] = field(default_factory=set)
     watermarks: dict[str, int] = field(default_factory=dict)
     totals: Counter[str] = field(default_factory=Counter)
     sessions: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))

@@ -8,7 +8,6 @@ one a live fair would leave.
 
 from __future__ import annotations
 
-import zlib
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 
@@ -16,6 +15,7 @@ from redis.asyncio import Redis
 
 from common.catalog import SAMPLE_CATALOG, Catalog, encode_session, load_catalog
 from counting.aggregate import Aggregator, Record
+from counting.partitioner import partition_for
 from counting.state import ShardState
 from devtools.simulator.fair import Fair, FairConfig, Message, generate
 from store.catalog import CatalogStore
@@ -50,13 +50,16 @@ class SampleFeed:
         self.shards = shards
         self.batch = batch
         self._store = ShardStore(redis, keys=keys)
-        self._aggregator = Aggregator(topics={"views": "views", "orders": "orders"})
+        # With the partition count, the sample goes through the same placement check as a
+        # worker's records.
+        self._aggregator = Aggregator(topics={"views": "views", "orders": "orders"},
+                                      partitions=shards)
         self._states: dict[int, ShardState] = {}
         self._offsets: Counter[tuple[str, int]] = Counter()
 
     def shard_of(self, session_id: str) -> int:
-        """The shard a session's events are counted in (stable across runs)."""
-        return zlib.crc32(session_id.encode()) % self.shards
+        """The shard a session's events are counted in: its partition under Kafka's default."""
+        return partition_for(session_id.encode(), self.shards)
 
     async def load_catalog(self, catalog: Catalog) -> None:
         """Store every session's metadata, as the worker's catalog agent does."""
@@ -80,7 +83,7 @@ class SampleFeed:
             for start in range(0, len(records), self.batch):
                 chunk = records[start:start + self.batch]
                 delta = self._aggregator.batch(state, chunk, now_ms=now_ms)
-                refused = await self._store.apply([delta])
-                if refused:
-                    raise RuntimeError(f"Redis refused a sample batch as already applied: "
-                                       f"{refused}; use a fresh key prefix")
+                outcome = await self._store.apply([delta])
+                if not outcome.ok:
+                    raise RuntimeError(f"Redis refused a sample batch: {outcome}; use a fresh "
+                                       "key prefix")

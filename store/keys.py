@@ -32,6 +32,11 @@ class Keys:
         """Hash topic → last offset applied to this shard (the fence)."""
         return f"{self._shard(shard)}:offsets"
 
+    def stopped(self, shard: int) -> str:
+        """Hash that exists once an apply failed after writing: no worker applies to the
+        shard again until a rebuild removes it."""
+        return f"{self._shard(shard)}:stopped"
+
     def watermarks(self, shard: int) -> str:
         """Hash topic → newest event time accepted (stream time for lateness)."""
         return f"{self._shard(shard)}:watermarks"

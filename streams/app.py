@@ -18,8 +18,9 @@ from common.eventloop import loop_kind
 from common.settings import Settings
 from counting.aggregate import Record
 from streams.catalog import CatalogProcessor
-from streams.deadletters import DeadLetterSink
+from streams.deadletters import DeadLetterLimits, DeadLetterSink
 from streams.pipeline import BatchProcessor
+from streams.ranges import KafkaRangeReader
 from streams.tuning import consumer_app, fetch_wait_ms, fetch_wait_problem
 from streams.wiring import aggregator_for, catalog_store_for, store_for
 
@@ -28,8 +29,13 @@ log = logging.getLogger(__name__)
 _METRICS_TYPE = "text/plain; version=0.0.4"
 
 
-def build_app(settings: Settings) -> faust.App:
-    """A faust app with the counting agent, the catalog agent and /metrics, /healthz."""
+def build_app(settings: Settings, *, partitions: int | None = None) -> faust.App:
+    """A faust app with the counting agent, the catalog agent and /metrics, /healthz.
+
+    ``partitions`` is the input topics' partition count: records whose key hashes to
+    another partition are dead-lettered (None skips that check).
+    """
+    limits = DeadLetterLimits(max_value_bytes=settings.max_message_bytes)
     app = consumer_app(
         settings, datadir_prefix="ocop-live",
         web_enabled=True,
@@ -38,6 +44,8 @@ def build_app(settings: Settings) -> faust.App:
         broker_session_timeout=settings.group_session_timeout_s,
         broker_heartbeat_interval=settings.group_heartbeat_s,
         consumer_group_instance_id=settings.group_instance_id,
+        # The producer only sends dead letters: it must take the largest one there is.
+        producer_max_request_size=limits.request_bytes,
     )
     raw: dict[str, Any] = {"key_type": bytes, "value_type": bytes,
                            "key_serializer": "raw", "value_serializer": "raw"}
@@ -47,9 +55,11 @@ def build_app(settings: Settings) -> faust.App:
     dlq_topic = app.topic(settings.dlq_topic, **raw)
 
     redis = Redis.from_url(settings.redis_url, decode_responses=True)
-    sink = DeadLetterSink(app.producer, topic=dlq_topic.get_topic_name())
+    sink = DeadLetterSink(app.producer, topic=dlq_topic.get_topic_name(), limits=limits)
+    ranges = KafkaRangeReader(bootstrap=settings.kafka_bootstrap)
     processor = BatchProcessor(
-        aggregator=aggregator_for(settings), store=store_for(redis, settings), sink=sink
+        aggregator=aggregator_for(settings, partitions=partitions),
+        store=store_for(redis, settings), sink=sink, ranges=ranges,
     )
     catalog_processor = CatalogProcessor(store=catalog_store_for(redis, settings), sink=sink)
 
@@ -60,14 +70,14 @@ def build_app(settings: Settings) -> faust.App:
         # faust's StreamT stub lacks take_events (faust 0.15.3 has it on Stream).
         async for events in stream.take_events(settings.batch_max, settings.batch_within_s):
             await processor.process(_records(events))
-            for (topic, partition), offset in processor.take_seeks().items():
-                await app.consumer.seek(TP(topic, partition), offset)
             _observe_lag(app, events)
 
     @app.agent(catalog_topic, name="catalog")
     async def catalog(stream: Any) -> None:
-        async for events in stream.take_events(settings.batch_max, settings.batch_within_s):
-            await catalog_processor.process(_records(events))
+        # One record at a time: with take_events on this rarely written topic, the
+        # consumer's commit hung after a broker restart (tests/chaos, kill -9 Kafka).
+        async for event in stream.events():
+            await catalog_processor.process(_records([event]))
 
     @app.on_partitions_assigned.connect
     async def on_assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
@@ -93,6 +103,10 @@ def build_app(settings: Settings) -> faust.App:
                 with contextlib.suppress(KeyError):
                     gauge.remove(tp.topic, str(tp.partition))
 
+    @app.on_before_shutdown.connect
+    async def close_ranges(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        await ranges.stop()
+
     @app.page("/metrics")
     async def metrics_page(web: Any, request: Any) -> Any:
         # aiohttp refuses a charset inside content_type; the exposition format is ASCII.
@@ -100,11 +114,17 @@ def build_app(settings: Settings) -> faust.App:
 
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:
-        return web.json({"status": "ok", "role": "worker", "event_loop": loop_kind(),
+        stopped = processor.stopped
+        # A stopped shard is a worker that needs a person: load balancers and probes see
+        # 503, with the reason per shard.
+        return web.json({"status": "stopped shards" if stopped else "ok", "role": "worker",
+                         "event_loop": loop_kind(),
                          "fetch_max_wait_ms": fetch_wait_ms(app),
-                         "fetch_wait_problem": fetch_wait_problem(app)})
+                         "fetch_wait_problem": fetch_wait_problem(app),
+                         "stopped_shards": {str(k): v for k, v in sorted(stopped.items())}},
+                        status=503 if stopped else 200)
 
-    del count, catalog, on_assigned, on_revoked, metrics_page, healthz
+    del count, catalog, on_assigned, on_revoked, close_ranges, metrics_page, healthz
     return app
 
 

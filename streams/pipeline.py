@@ -16,7 +16,10 @@ from common.clock import Clock, wall_ms
 from counting.aggregate import Aggregator, Record
 from counting.delta import DeadLetter, ShardDelta
 from counting.state import ShardState
-from streams.shardstore import FenceRejected, ShardStore
+from streams.deadletters import DeadLetterSendFailed
+from streams.offsets import first_gap, merge
+from streams.ranges import RangeReader
+from streams.shardstore import ApplyOutcome, ShardStore, ShardUnreadable
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -30,9 +33,14 @@ class LetterSink(Protocol):
 class BatchProcessor:
     """Applies batches of records to the store, exactly once per offset.
 
+    A shard whose batch cannot be applied (Redis refuses its keys, or the dead-letter
+    topic refuses its letters after every retry) stops: its records are set aside, the
+    other shards go on, and ``stopped`` says why until the worker restarts or the shard
+    is revoked. Its offsets stay where Redis has them, so nothing is lost or doubled.
+
     Usage::
 
-        processor = BatchProcessor(aggregator=agg, store=store, sink=sink)
+        processor = BatchProcessor(aggregator=agg, store=store, sink=sink, ranges=reader)
         await processor.process(records)      # records of any partitions, in order
         processor.forget([3])                 # partition 3 was revoked
     """
@@ -43,22 +51,31 @@ class BatchProcessor:
         aggregator: Aggregator,
         store: ShardStore,
         sink: LetterSink,
+        ranges: RangeReader,
         clock: Clock = wall_ms,
         retry_max_s: float = 5.0,
     ) -> None:
         self.aggregator = aggregator
         self.store = store
         self.sink = sink
+        self.ranges = ranges
         self.clock = clock
         self.retry_max_s = retry_max_s
         self._states: dict[int, ShardState] = {}
-        self._seeks: dict[tuple[str, int], int] = {}
-        self._rewinding: dict[tuple[str, int], int] = {}
+        self._stopped: dict[int, str] = {}
+
+    @property
+    def stopped(self) -> dict[int, str]:
+        """Shards this worker stopped, and why."""
+        return dict(self._stopped)
 
     def forget(self, shards: Iterable[int]) -> None:
-        """Drop cached state of shards this worker no longer owns."""
-        for shard in shards:
+        """Drop everything cached about shards this worker no longer owns."""
+        gone = set(shards)
+        for shard in gone:
             self._states.pop(shard, None)
+            self._stopped.pop(shard, None)
+        metrics.SHARDS_STOPPED.set(len(self._stopped))
 
     async def resume_offsets(self, partitions: Iterable[tuple[str, int]]) -> dict[
         tuple[str, int], int
@@ -69,36 +86,46 @@ class BatchProcessor:
         recorded = await self._retry(
             lambda: self.store.recorded_offsets(parts), "read recorded offsets"
         )
-        return {tp: 0 if (last := recorded[tp]) is None else last + 1 for tp in parts}
-
-    def take_seeks(self) -> dict[tuple[str, int], int]:
-        """Partitions to read again from an offset (Redis lost writes); clears the list."""
-        seeks, self._seeks = self._seeks, {}
-        return seeks
+        resume: dict[tuple[str, int], int] = {}
+        for tp in parts:
+            last = recorded[tp]
+            if isinstance(last, ShardUnreadable):
+                self._stop(last.shard, "unreadable", last.detail)
+            else:
+                resume[tp] = 0 if last is None else last + 1
+        return resume
 
     async def process(self, records: Sequence[Record]) -> None:
         """Count ``records``; returns once Redis holds their effect and their offsets."""
         started = time.perf_counter()
         consumed = Counter(record.topic for record in records)
         by_shard: dict[int, list[Record]] = {}
-        for record in self._skip_until_rewound(records):
-            by_shard.setdefault(record.partition, []).append(record)
+        for record in records:
+            if record.partition not in self._stopped:
+                by_shard.setdefault(record.partition, []).append(record)
         while by_shard:
             now_ms = self.clock()
-            deltas = [
-                self.aggregator.batch(await self._state(shard), shard_records, now_ms=now_ms)
-                for shard, shard_records in by_shard.items()
-            ]
+            deltas = []
+            for shard, shard_records in by_shard.items():
+                state = await self._state(shard)
+                if state is None:
+                    continue
+                ready, explained = await self._without_gaps(shard, shard_records, state)
+                if ready:
+                    delta = self.aggregator.batch(state, ready, now_ms=now_ms)
+                    delta.explained_gaps = explained
+                    deltas.append(delta)
             # 1. Dead letters first, acknowledged by the broker: once the offsets below
             #    are recorded, these records are never looked at again.
-            letters = [letter for delta in deltas for letter in delta.dead_letters]
-            if letters:
-                await self.sink.send(letters)
+            deltas = await self._send_letters(deltas)
             # 2. Counters and offsets, one transaction per shard, one round trip in all.
-            rejected = await self._apply(deltas)
-            refused = {r.shard for r in rejected}
-            self._count([d for d in deltas if d.shard not in refused], applied_at_ms=self.clock())
-            metrics.FENCE_REJECTIONS.inc(len(rejected))
+            outcome = await self._apply(deltas)
+            for failure in outcome.failed:
+                self._stop(failure.shard, "apply", failure.detail)
+            refused = {r.shard for r in outcome.rejected}
+            done = [d for d in deltas if d.shard not in refused and d.shard not in self._stopped]
+            self._count(done, applied_at_ms=self.clock())
+            metrics.FENCE_REJECTIONS.inc(len(outcome.rejected))
             # 3. A refused shard: reload what Redis holds, then redo what it lacks.
             by_shard = {
                 shard: await self._after_refusal(shard, by_shard[shard]) for shard in refused
@@ -109,71 +136,103 @@ class BatchProcessor:
         metrics.BATCH_MESSAGES.observe(len(records))
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
 
+    async def _send_letters(self, deltas: list[ShardDelta]) -> list[ShardDelta]:
+        """Publish the deltas' dead letters; the deltas whose letters all landed."""
+        letters = [letter for delta in deltas for letter in delta.dead_letters]
+        if not letters:
+            return deltas
+        try:
+            await self.sink.send(letters)
+        except DeadLetterSendFailed as exc:
+            for shard in sorted({letter.partition for letter in exc.letters}):
+                first = next(letter for letter in exc.letters if letter.partition == shard)
+                self._stop(shard, "dead_letter", (
+                    f"the dead-letter topic refused the record {first.topic}[{first.partition}]"
+                    f"@{first.offset} ({exc.cause}); check the broker and the dead-letter "
+                    "topic's max.message.bytes"))
+        return [d for d in deltas if d.shard not in self._stopped]
+
+    def _stop(self, shard: int, cause: str, detail: str) -> None:
+        # The state in memory may already include the batch that failed: drop it, so a
+        # shard that comes back is read from Redis again.
+        self._states.pop(shard, None)
+        if shard not in self._stopped:
+            metrics.APPLY_FAILURES.labels(cause).inc()
+            log.error("shard %d stopped (%s): %s. Its partitions are not counted by this "
+                      "worker until it restarts; nothing of it is lost (Redis keeps its "
+                      "offsets). docs/runbook.md, OcopShardStopped, says what to do.",
+                      shard, cause, detail)
+        self._stopped[shard] = f"{cause}: {detail}"
+        metrics.SHARDS_STOPPED.set(len(self._stopped))
+
     async def _after_refusal(self, shard: int, records: list[Record]) -> list[Record]:
         self._states.pop(shard, None)
         state = await self._state(shard)
-        keep: set[str] = set()
+        if state is None:
+            return []
         for topic in dict.fromkeys(r.topic for r in records):
-            mine = [r for r in records if r.topic == topic]
+            first = next(r.offset for r in records if r.topic == topic)
             stored = state.offsets.get(topic)
-            covered = -1 if stored is None else stored
-            if covered >= mine[0].offset - 1:
+            if (-1 if stored is None else stored) >= first - 1:
                 # Redis is ahead (a redelivery, or another worker applied it): the
                 # aggregator skips what Redis covers and counts the rest.
                 log.info("shard %d: Redis already holds %s up to offset %s; skipping that part",
                          shard, topic, stored)
-                keep.add(topic)
-                continue
-            # Redis is behind what this worker applied: it lost writes (restarted from
-            # an older AOF, or was wiped). Read the partition again from where it is.
-            log.warning(
-                "shard %d: Redis holds %s only up to offset %s but this worker applied up "
-                "to %d: Redis lost writes; reading partition %d again from offset %d",
-                shard, topic, stored, mine[0].offset - 1, shard, covered + 1,
-            )
-            self._seeks[topic, shard] = covered + 1
-            self._rewinding[topic, shard] = mine[-1].offset
-        return [r for r in records if r.topic in keep]
-
-    def _skip_until_rewound(self, records: Sequence[Record]) -> list[Record]:
-        # After a seek back, records fetched before the seek still arrive (ascending,
-        # beyond the gap). The first record at or below the highest one seen is the
-        # re-read stream; until then, drop: they come again after the gap is filled.
-        if not self._rewinding:
-            return list(records)
-        kept = []
-        for record in records:
-            tp = (record.topic, record.partition)
-            highest = self._rewinding.get(tp)
-            if highest is None:
-                kept.append(record)
-            elif record.offset <= highest:
-                del self._rewinding[tp]
-                kept.append(record)
             else:
-                self._rewinding[tp] = record.offset
-        return kept
+                # Redis is behind what this worker applied: it lost writes (restarted
+                # from an older AOF, or was wiped). The gap is read again next round.
+                log.warning("shard %d: Redis holds %s only up to offset %s but this worker "
+                            "applied up to %d: Redis lost writes; reading them again",
+                            shard, topic, stored, first - 1)
+        return records
 
-    async def _state(self, shard: int) -> ShardState:
+    async def _without_gaps(self, shard: int, records: list[Record],
+                            state: ShardState) -> tuple[list[Record], set[str]]:
+        """The shard's records with every offset Redis lacks read in, and the topics
+        that have a real gap (offsets that hold no record)."""
+        passed: set[tuple[str, int]] = set()
+        while (gap := first_gap(records, state.offsets, passed)) is not None:
+            found = await self.ranges.read(gap.topic, shard, gap.start, gap.end)
+            metrics.OFFSET_REWINDS.inc()
+            if found:
+                log.warning("shard %d: %s jumped from offset %d to %d (e.g. faust moved it to a "
+                            "committed offset ahead of Redis); read %d skipped record(s) "
+                            "from Kafka", shard, gap.topic, gap.start - 1, gap.end, len(found))
+                records = merge(records, found)
+            else:
+                metrics.OFFSET_GAPS.inc()
+                log.warning("shard %d: %s has no records from offset %d to %d (transaction "
+                            "markers or deleted records); counting on", shard, gap.topic,
+                            gap.start, gap.end - 1)
+                passed.add((gap.topic, gap.start))
+        return records, {topic for topic, _ in passed}
+
+    async def _state(self, shard: int) -> ShardState | None:
+        """The shard's state (loaded from Redis once); None when the shard is stopped."""
         state = self._states.get(shard)
         if state is None:
-            state = await self._retry(lambda: self.store.load(shard), f"load shard {shard}")
+            try:
+                state = await self._retry(lambda: self.store.load(shard), f"load shard {shard}")
+            except ShardUnreadable as exc:
+                self._stop(shard, "unreadable", exc.detail)
+                return None
             self._states[shard] = state
         return state
 
-    async def _apply(self, deltas: Sequence[ShardDelta]) -> list[FenceRejected]:
-        async def timed() -> list[FenceRejected]:
+    async def _apply(self, deltas: Sequence[ShardDelta]) -> ApplyOutcome:
+        async def timed() -> ApplyOutcome:
             started = time.perf_counter()
-            rejected = await self.store.apply(deltas)
+            outcome = await self.store.apply(deltas)
             metrics.REDIS_ROUNDTRIP.observe(time.perf_counter() - started)
-            return rejected
+            return outcome
 
         return await self._retry(timed, "apply batch")
 
     async def _retry(self, call: Callable[[], Awaitable[T]], what: str) -> T:
         # The shard state already advanced for these deltas, so the only way forward is
         # to apply them: retry until Redis answers. The fence makes a retry of a batch
-        # that did land (reply lost) harmless.
+        # that did land (reply lost) harmless. Only errors that mean nothing ran reach
+        # here (the store turns every other error reply into a stopped shard).
         delay = 0.05
         while True:
             try:

@@ -18,6 +18,7 @@ from typing import Any, TypeVar, cast
 import msgspec
 from redis.asyncio import Redis
 from redis.client import NEVER_DECODE
+from redis.exceptions import NoScriptError, ReadOnlyError, ResponseError
 
 from counting.delta import ShardDelta
 from counting.orders import OrderState
@@ -57,6 +58,46 @@ class FenceRejected:
 
 
 @dataclass(frozen=True, slots=True)
+class ApplyFailed:
+    """A shard batch Redis could not apply: a check failed (nothing written) or a write did.
+
+    ``partial`` is True when Redis kept part of the batch: the script then marked the
+    shard stopped in Redis, so no worker applies to it again until a rebuild.
+    """
+
+    shard: int
+    detail: str
+    partial: bool
+
+
+@dataclass(slots=True)
+class ApplyOutcome:
+    """What the store did with a round of shard deltas."""
+
+    rejected: list[FenceRejected] = field(default_factory=list)
+    failed: list[ApplyFailed] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when every delta was applied."""
+        return not (self.rejected or self.failed)
+
+
+class ShardUnreadable(RuntimeError):
+    """A shard's keys cannot be read back as the layout says (wrong types), or a failed
+    apply marked the shard stopped; ``detail`` says which."""
+
+    def __init__(self, shard: int, detail: str) -> None:
+        self.shard = shard
+        self.detail = detail
+        super().__init__(f"shard {shard}: {detail}")
+
+
+# Redis answered with an error, but nothing ran: safe to send again.
+_TRANSIENT = (NoScriptError, ReadOnlyError)
+
+
+@dataclass(frozen=True, slots=True)
 class Retention:
     """How long time buckets live, in seconds."""
 
@@ -69,6 +110,8 @@ class _Batch:
     keys: list[str] = field(default_factory=list)
     blobs: list[bytes] = field(default_factory=list)  # ARGV[2:], binary
     index: dict[str, int] = field(default_factory=dict)
+    types: dict[str, str] = field(default_factory=dict)
+    hll: dict[str, bool] = field(default_factory=dict)
     ops: dict[str, list[Any]] = field(
         default_factory=lambda: {
             name: []
@@ -86,7 +129,18 @@ class _Batch:
         return str(self.index[name])
 
     def add(self, op: str, key: str, *args: Any) -> None:
-        self.ops[op].append([self.key(key), *args])
+        index = self.key(key)
+        self.ops[op].append([index, *args])
+        kind = _KIND.get(op)
+        if kind is not None:
+            self.types[index] = kind
+            if op == "pfadd":
+                self.hll[index] = True
+
+
+# The Redis type each write expects its key to have (the script checks them first).
+_KIND = {"hincr": "hash", "hset": "hash", "zincr": "zset", "zadd": "zset", "sadd": "set",
+         "srem": "set", "pfadd": "string", "append": "string"}
 
 
 def encode_batch(
@@ -95,10 +149,12 @@ def encode_batch(
     """The script's KEYS and ARGV for one shard delta (pure): the batch as JSON first."""
     shard = delta.shard
     b = _Batch()
-    b.key(keys.offsets(shard))
+    b.types[b.key(keys.offsets(shard))] = "hash"
+    b.key(keys.stopped(shard))
     b.ops["fence"] = [
-        [topic, _text(delta.prev_offsets.get(topic)), str(delta.last_offsets[topic])]
-        for topic in delta.first_offsets
+        [topic, _text(delta.prev_offsets.get(topic)), str(delta.last_offsets[topic]),
+         str(first), "1" if topic in delta.explained_gaps else "0"]
+        for topic, first in delta.first_offsets.items()
     ]
     totals = keys.totals(shard)
     for name, n in delta.totals.items():
@@ -150,7 +206,7 @@ def encode_batch(
     _add_seen(b, delta, keys)
     for topic, mark in delta.watermarks.items():
         b.add("hset", keys.watermarks(shard), topic, str(mark))
-    payload: dict[str, Any] = dict(b.ops)
+    payload: dict[str, Any] = {**b.ops, "types": b.types, "hll": b.hll}
     if not delta.is_empty():
         payload["publish"] = [keys.changes(), str(shard)]
     # msgspec encodes the batch several times faster than json.dumps, the hottest call
@@ -210,7 +266,7 @@ class ShardStore:
 
         store = ShardStore(redis, keys=Keys("ocop"))
         state = await store.load(3)
-        rejected = await store.apply([delta])   # [] when everything applied
+        outcome = await store.apply([delta])   # outcome.ok when everything applied
     """
 
     def __init__(self, redis: Redis, *, keys: Keys, retention: Retention | None = None) -> None:
@@ -220,15 +276,35 @@ class ShardStore:
         self._script = redis.register_script(_SCRIPT)
 
     async def load(self, shard: int) -> ShardState:
-        """Rebuild a shard's in-memory state from what Redis recorded."""
+        """Rebuild a shard's in-memory state from what Redis recorded.
+
+        Raises :class:`ShardUnreadable` when a key has another type or content than the
+        layout says, or when a failed apply marked the shard stopped.
+        """
+        try:
+            return await self._load(shard)
+        except ResponseError as exc:
+            if isinstance(exc, _TRANSIENT):
+                raise
+            raise ShardUnreadable(shard, f"Redis refused to read the shard's keys: {exc}") \
+                from exc
+        except ValueError as exc:
+            raise ShardUnreadable(shard, f"a shard key holds an unexpected value: {exc}") \
+                from exc
+
+    async def _load(self, shard: int) -> ShardState:
         k = self.keys
         async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hget(k.stopped(shard), "error")
             pipe.hgetall(k.offsets(shard))
             pipe.hgetall(k.watermarks(shard))
             pipe.smembers(k.seen_minutes(shard))
             pipe.hgetall(k.orders(shard))
             pipe.smembers(k.sessions(shard))
-            offsets, marks, seen_minutes, orders, sessions = await pipe.execute()
+            stopped, offsets, marks, seen_minutes, orders, sessions = await pipe.execute()
+        if stopped is not None:
+            raise ShardUnreadable(shard, f"a failed apply marked it stopped ({stopped}); "
+                                         "rebuild Redis (`ocop-live rebuild`) to clear it")
         state = ShardState(shard=shard)
         state.offsets = {topic: int(v) for topic, v in offsets.items()}
         state.watermarks = {topic: int(v) for topic, v in marks.items()}
@@ -265,30 +341,53 @@ class ShardStore:
 
     async def recorded_offsets(
         self, partitions: Sequence[tuple[str, int]]
-    ) -> dict[tuple[str, int], int | None]:
-        """The last offset Redis records as applied for each (topic, partition)."""
+    ) -> dict[tuple[str, int], int | ShardUnreadable | None]:
+        """The last offset Redis records as applied for each (topic, partition), or why a
+        shard's offsets cannot be read."""
         async with self.redis.pipeline(transaction=False) as pipe:
             for topic, partition in partitions:
                 pipe.hget(self.keys.offsets(partition), topic)
-            values = await pipe.execute()
-        return {tp: int(v) if v is not None else None for tp, v in zip(partitions, values,
-                                                                        strict=True)}
+            values = await pipe.execute(raise_on_error=False)
+        out: dict[tuple[str, int], int | ShardUnreadable | None] = {}
+        for (topic, partition), value in zip(partitions, values, strict=True):
+            if isinstance(value, _TRANSIENT):
+                raise value
+            if isinstance(value, ResponseError):
+                out[topic, partition] = ShardUnreadable(partition, f"its offsets: {value}")
+            elif value is None or str(value).isdecimal():
+                out[topic, partition] = None if value is None else int(value)
+            else:
+                out[topic, partition] = ShardUnreadable(
+                    partition, f"its offset of {topic} is {str(value)[:40]!r}, not a number")
+        return out
 
-    async def apply(self, deltas: Sequence[ShardDelta]) -> list[FenceRejected]:
-        """Apply every delta in one round trip; return the shards the fence refused."""
+    async def apply(self, deltas: Sequence[ShardDelta]) -> ApplyOutcome:
+        """Apply every delta in one round trip; say which the fence refused or Redis failed.
+
+        A reply that means nothing ran (the script cache was flushed, a replica answered)
+        is raised for the caller to retry; any other error reply fails only its shard.
+        """
+        outcome = ApplyOutcome()
         todo = [d for d in deltas if d.first_offsets]
         if not todo:
-            return []
+            return outcome
         async with self.redis.pipeline(transaction=False) as pipe:
             for delta in todo:
                 script_keys, args = encode_batch(delta, self.keys, self.retention)
                 await self._script(keys=script_keys, args=args, client=pipe)
-            results = await pipe.execute()
-        rejected = []
+            results = await pipe.execute(raise_on_error=False)
+        for result in results:
+            if isinstance(result, _TRANSIENT):
+                raise result
+        rejected = outcome.rejected
         for delta, result in zip(todo, results, strict=True):
-            if int(result[0]) == 0:
+            if isinstance(result, ResponseError):
+                text = str(result)
+                outcome.failed.append(ApplyFailed(delta.shard, text,
+                                                  partial=text.startswith("OCOP_PARTIAL")))
+            elif int(result[0]) == 0:
                 stored = str(result[2])
                 rejected.append(
                     FenceRejected(delta.shard, str(result[1]), int(stored) if stored else None)
                 )
-        return rejected
+        return outcome

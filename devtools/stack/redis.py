@@ -36,6 +36,8 @@ def write_config(redis_dir: Path, *, port: int) -> Path:
         "appendonly yes",
         "appendfsync everysec",
         'save ""',
+        # The offset fence needs every key kept: never evict (store/server.py).
+        "maxmemory-policy noeviction",
     ]
     config = redis_dir / "redis.conf"
     config.write_text("\n".join(lines) + "\n")

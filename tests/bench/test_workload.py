@@ -94,7 +94,7 @@ COLLAPSED = "\n".join([
 
 
 def test_profile_summary_charges_the_innermost_frame() -> None:
-    assert summarize(COLLAPSED) == {"asyncio": 0.6, "streams": 0.4}
+    assert summarize(COLLAPSED) == {"asyncio": 0.6, "counting": 0.3, "streams": 0.1}
     assert summarize_inclusive(COLLAPSED, ("faust/", "counting/")) == {
         "faust/": 1.0, "counting/": 0.3}
 

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from common.catalog import SAMPLE_CATALOG, load_catalog
 from common.settings import Settings
+from consumers.topics import ensure_topics
 from devtools.simulator.fair import Fair, FairConfig, generate
 from devtools.simulator.producer import KafkaTarget, send_fair
+from devtools.simulator.truth import compute_truth
 from devtools.stack.ports import pick_free_ports
 from tests.expectations import Drift, drift_from_truth, read_dead_letters
 from tests.processes import spawn, stop, wait_caught_up
@@ -182,3 +185,32 @@ async def finish(run: Run, pool: WorkerPool | None, scenario: str, *, truth: dic
     with report.open("a", encoding="utf-8") as out:
         out.write(outcome.row() + "\n")
     return outcome
+
+
+@contextlib.asynccontextmanager
+async def supervised(pool: WorkerPool) -> AsyncIterator[WorkerPool]:
+    """The pool with its supervisor running; everything stopped on exit."""
+    task = asyncio.create_task(pool.supervise())
+    try:
+        yield pool
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        pool.close()
+
+
+def check_exact(outcome: Outcome) -> None:
+    """Nothing lost, nothing counted twice, every bad record dead-lettered once."""
+    assert outcome.drift.mismatches == []
+    assert (outcome.drift.lost, outcome.drift.double_counted) == (0, 0)
+    assert outcome.dead_letters_unique == outcome.dead_letters_expected
+
+
+async def prepare(make_settings: Callable[..., Settings], events: int, chunks: int,
+                   seed: int, **overrides: Any) -> tuple[Run, dict[str, Any]]:
+    """A fair on 4 partitions of fresh topics, and its ground truth."""
+    settings = make_settings(partitions=4, **overrides)
+    await ensure_topics(settings)
+    run = Run.plan(settings, events=events, chunks=chunks, seed=seed)
+    return run, compute_truth(run.fair.messages, run.fair.catalog, seed=seed)

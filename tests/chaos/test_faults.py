@@ -9,57 +9,27 @@ Short sizes run in CI; `make chaos` (OCOP_CHAOS=full) runs the issue's sizes.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import random
 import signal
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 
 from common.settings import Settings
 from consumers.rebuild import rebuild
-from consumers.topics import ensure_topics
 from devtools.simulator.fair import Message
 from devtools.simulator.truth import compute_truth
 from devtools.stack import LocalStack
 from store.keys import Keys
-from tests.chaos.harness import FULL, Outcome, Run, WorkerPool, finish
+from tests.chaos.harness import FULL, WorkerPool, check_exact, finish, prepare, supervised
 from tests.conftest import seconds
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
-
-
-@contextlib.asynccontextmanager
-async def supervised(pool: WorkerPool) -> AsyncIterator[WorkerPool]:
-    """The pool with its supervisor running; everything stopped on exit."""
-    task = asyncio.create_task(pool.supervise())
-    try:
-        yield pool
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        pool.close()
-
-
-def _check(outcome: Outcome) -> None:
-    assert outcome.drift.mismatches == []
-    assert (outcome.drift.lost, outcome.drift.double_counted) == (0, 0)
-    assert outcome.dead_letters_unique == outcome.dead_letters_expected
-
-
-async def _prepare(make_settings: Callable[..., Settings], events: int, chunks: int,
-                   seed: int, **overrides: Any) -> tuple[Run, dict[str, Any]]:
-    settings = make_settings(partitions=4, **overrides)
-    await ensure_topics(settings)
-    run = Run.plan(settings, events=events, chunks=chunks, seed=seed)
-    return run, compute_truth(run.fair.messages, run.fair.catalog, seed=seed)
 
 
 @pytest.mark.parametrize("static", [False, True], ids=["dynamic", "static-membership"])
@@ -67,7 +37,7 @@ async def test_worker_killed_again_and_again(
     make_settings: Callable[..., Settings], tmp_path: Path, static: bool
 ) -> None:
     kills = 20 if FULL else 3
-    run, truth = await _prepare(make_settings, 500_000 if FULL else 60_000, kills, seed=101)
+    run, truth = await prepare(make_settings, 500_000 if FULL else 60_000, kills, seed=101)
     rng = random.Random(101)
     # Static membership hands the partitions straight back to the restarted worker: the
     # fence must hold there too, with no rebalance in between.
@@ -83,13 +53,13 @@ async def test_worker_killed_again_and_again(
                                truth=truth,
                                expected_letters=truth["dead_letters"],
                                faults_done_at=time.monotonic())
-    _check(outcome)
+    check_exact(outcome)
 
 
 async def test_scale_two_to_three_to_one_while_events_flow(
     make_settings: Callable[..., Settings], tmp_path: Path
 ) -> None:
-    run, truth = await _prepare(make_settings, 200_000 if FULL else 40_000, 4, seed=202)
+    run, truth = await prepare(make_settings, 200_000 if FULL else 40_000, 4, seed=202)
     async with supervised(WorkerPool(run.settings, tmp_path)) as pool:
         first, second = pool.start(), pool.start()
         sends = run.send_chunks()
@@ -105,7 +75,7 @@ async def test_scale_two_to_three_to_one_while_events_flow(
                                expected_letters=truth["dead_letters"],
                                faults_done_at=time.monotonic())
         assert list(pool.workers) == [third]
-    _check(outcome)
+    check_exact(outcome)
 
 
 @pytest.mark.parametrize(
@@ -116,7 +86,7 @@ async def test_stack_component_killed_and_restarted(
     make_settings: Callable[..., Settings], local_stack: LocalStack, tmp_path: Path,
     component: str, seed: int, label: str,
 ) -> None:
-    run, truth = await _prepare(make_settings, 200_000 if FULL else 40_000, 2, seed=seed)
+    run, truth = await prepare(make_settings, 200_000 if FULL else 40_000, 2, seed=seed)
     async with supervised(WorkerPool(run.settings, tmp_path)) as pool:
         pool.start()
         sends = run.send_chunks()
@@ -132,13 +102,13 @@ async def test_stack_component_killed_and_restarted(
         outcome = await finish(run, pool, label, truth=truth,
                                expected_letters=truth["dead_letters"],
                                faults_done_at=time.monotonic())
-    _check(outcome)
+    check_exact(outcome)
 
 
 async def test_redis_wiped_then_rebuilt(
     make_settings: Callable[..., Settings], tmp_path: Path
 ) -> None:
-    run, truth = await _prepare(make_settings, 100_000 if FULL else 30_000, 1, seed=505)
+    run, truth = await prepare(make_settings, 100_000 if FULL else 30_000, 1, seed=505)
     async with supervised(WorkerPool(run.settings, tmp_path)) as pool:
         pool.start()
         for send in run.send_chunks():
@@ -154,7 +124,7 @@ async def test_redis_wiped_then_rebuilt(
     await rebuild(run.settings)
     outcome = await finish(run, None, "wipe Redis + rebuild", truth=truth,
                            expected_letters=truth["dead_letters"], faults_done_at=started)
-    _check(outcome)
+    check_exact(outcome)
 
 
 def _without(messages: list[Message], prefix: str) -> tuple[list[Message], int]:
@@ -177,7 +147,7 @@ async def test_handler_failures_are_dead_lettered_and_the_rest_counts(
     make_settings: Callable[..., Settings], tmp_path: Path
 ) -> None:
     prefix = "e1"
-    run, _ = await _prepare(make_settings, 100_000 if FULL else 30_000, 1, seed=606,
+    run, _ = await prepare(make_settings, 100_000 if FULL else 30_000, 1, seed=606,
                             fault_event_prefix=prefix)
     counted, failing = _without(run.fair.messages, prefix)
     assert failing > 0
@@ -191,4 +161,4 @@ async def test_handler_failures_are_dead_lettered_and_the_rest_counts(
                                expected_letters=truth["dead_letters"] + failing,
                                faults_done_at=time.monotonic())
         assert pool.restarts == 0
-    _check(outcome)
+    check_exact(outcome)

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import main
-from common.tokens import HostTokens
+from common.tokens import MAX_TTL_HOURS, HostTokens
 
 SECRET = "cli-test-secret-0123456789"  # noqa: S105  (a test value, not a credential)
 
@@ -23,6 +23,27 @@ def test_token_issue_prints_a_token_for_that_session(monkeypatch: pytest.MonkeyP
     assert HostTokens(secret=SECRET).check(token, session_id="cp-1", now_ms=now).ok
     assert not HostTokens(secret=SECRET).check(token, session_id="cp-1",
                                                now_ms=now + 3_700_000).ok
+
+
+def test_token_issue_accepts_the_longest_ttl(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OCOP_TOKEN_SECRET", SECRET)
+    result = CliRunner().invoke(main, ["token", "issue", "--session", "cp-1",
+                                       "--ttl-hours", f"{MAX_TTL_HOURS:g}"])
+    assert result.exit_code == 0, result.output
+    token = result.stdout.strip().splitlines()[0]
+    later = time.time_ns() // 1_000_000 + int((MAX_TTL_HOURS - 1) * 3_600_000)
+    assert HostTokens(secret=SECRET).check(token, session_id="cp-1", now_ms=later).ok
+
+
+@pytest.mark.parametrize("ttl", [f"{MAX_TTL_HOURS + 0.01:g}", "168", "1e9", "inf"])
+def test_token_issue_refuses_a_ttl_over_the_maximum(monkeypatch: pytest.MonkeyPatch,
+                                                    ttl: str) -> None:
+    monkeypatch.setenv("OCOP_TOKEN_SECRET", SECRET)
+    result = CliRunner().invoke(main, ["token", "issue", "--session", "cp-1", "--ttl-hours", ttl])
+    assert result.exit_code == 2, result.output  # a usage error
+    assert "--ttl-hours" in result.output
+    assert f"{MAX_TTL_HOURS:g}" in result.output
+    assert result.stdout == ""  # and no token
 
 
 def test_token_issue_without_a_secret_says_what_to_set(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import tomllib
 from pathlib import Path
@@ -27,6 +28,11 @@ STATE = {
     "alertmanager": "/alertmanager",
     "grafana": "/var/lib/grafana",
 }
+# The services any interface may reach: the board and Grafana (which asks for a login).
+# The rest publish on loopback only or not at all: Prometheus's lifecycle API
+# (--web.enable-lifecycle) can stop it and Alertmanager can silence every alert, and
+# neither asks for a login.
+PUBLIC = {"web", "grafana"}
 
 
 def _yaml(path: Path) -> Any:
@@ -48,6 +54,24 @@ def _mounts(service: str) -> list[tuple[str, str]]:
         source, target = volume.split(":")[:2]
         pairs.append((source, target))
     return pairs
+
+
+def _host_ip(port: str | int | dict[str, Any]) -> str:
+    """The host address a compose port entry binds; "" means every interface."""
+    if isinstance(port, dict):
+        return str(port.get("host_ip", ""))
+    mapping = str(port).split("/")[0]
+    if mapping.startswith("["):
+        return mapping[1:mapping.index("]")]
+    parts = mapping.split(":")
+    return parts[0] if len(parts) == 3 else ""
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
 
 
 def _port(url: str) -> int:
@@ -115,6 +139,44 @@ def test_app_services_run_cli_commands_on_their_ports() -> None:
         assert _env(name)["OCOP_WEB_HOST"] == "0.0.0.0"  # noqa: S104 - inside the container
 
 
+@pytest.mark.parametrize(
+    ("port", "host_ip", "loopback"),
+    [
+        ("9090:9090", "", False),
+        ("9090", "", False),
+        (9090, "", False),
+        ("0.0.0.0:9090:9090", "0.0.0.0", False),  # noqa: S104 - the case to refuse
+        ("127.0.0.1:9090:9090", "127.0.0.1", True),
+        ("[::1]:9093:9093/tcp", "::1", True),
+        ({"target": 9093, "published": 9093, "host_ip": "127.0.0.1"}, "127.0.0.1", True),
+        ({"target": 9093, "published": 9093}, "", False),
+    ],
+)
+def test_host_addresses_are_read_from_both_port_syntaxes(
+        port: str | int | dict[str, Any], host_ip: str, loopback: bool) -> None:
+    assert (_host_ip(port), _is_loopback(_host_ip(port))) == (host_ip, loopback)
+
+
+@pytest.mark.parametrize("name", sorted(set(_services()) - PUBLIC))
+def test_only_the_board_and_grafana_are_published_beyond_loopback(name: str) -> None:
+    service = _services()[name]
+    # Host networking would ignore the port bindings and listen on every interface.
+    assert service.get("network_mode") != "host"
+    for port in service.get("ports", []):
+        assert _is_loopback(_host_ip(port)), f"{name} publishes {port} on every interface"
+
+
+def test_prometheus_and_alertmanager_stay_reachable_from_the_host() -> None:
+    for name, port in (("prometheus", 9090), ("alertmanager", 9093)):
+        assert _services()[name]["ports"] == [f"127.0.0.1:{port}:{port}"]
+
+
+def test_the_web_process_may_get_the_previous_token_secret() -> None:
+    # Optional: an unset variable is an empty secret, i.e. no rotation in progress.
+    reference = _env("web")["OCOP_TOKEN_SECRET_PREVIOUS"]
+    assert reference == "${OCOP_TOKEN_SECRET_PREVIOUS:-}"
+
+
 def test_workers_scale_out() -> None:
     worker = _services()["worker"]
     assert worker["deploy"]["replicas"] >= 2
@@ -176,3 +238,8 @@ def test_alertmanager_routes_and_inhibitions_name_real_alerts() -> None:
             assert pattern, matcher
             names = set(pattern.group(1).split("|"))
             assert names <= alerts, names - alerts
+
+
+def test_redis_never_evicts_so_the_offset_fence_holds() -> None:
+    command = _services()["redis"]["command"]
+    assert command[command.index("--maxmemory-policy") + 1] == "noeviction"

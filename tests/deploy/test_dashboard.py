@@ -26,6 +26,7 @@ REQUIRED = {
     "screens": ["ocop_ws_clients", "ocop_screens_stale"],
     "redis": ["ocop_redis_errors_total", "ocop_redis_roundtrip_seconds_bucket"],
     "batches": ["ocop_batch_messages_bucket", "ocop_batch_apply_seconds_bucket"],
+    "stopped shards": ["ocop_shards_stopped", "ocop_apply_failures_total"],
 }
 
 

@@ -12,6 +12,7 @@ from common.settings import Settings
 from counting.aggregate import Aggregator, Record
 from counting.delta import DeadLetter
 from store.keys import Keys
+from streams.deadletters import DeadLetterSendFailed
 from streams.pipeline import BatchProcessor
 from streams.shardstore import ShardStore
 
@@ -28,6 +29,19 @@ class RecordingSink:
 
     async def send(self, letters: Sequence[DeadLetter]) -> None:
         self.letters += letters
+
+
+class LogReader:
+    """The partitions as Kafka holds them: answers the pipeline's range reads (a fake we own)."""
+
+    def __init__(self, records: Sequence[Record] = ()) -> None:
+        self.records = list(records)
+        self.reads: list[tuple[str, int, int, int]] = []
+
+    async def read(self, topic: str, partition: int, start: int, end: int) -> list[Record]:
+        self.reads.append((topic, partition, start, end))
+        return [r for r in self.records
+                if (r.topic, r.partition) == (topic, partition) and start <= r.offset < end]
 
 
 def _views(offsets: range) -> list[Record]:
@@ -48,10 +62,11 @@ async def setup(
     redis = Redis.from_url(settings.redis_url, decode_responses=True)
     keys = Keys(settings.key_prefix)
 
-    def processor() -> BatchProcessor:
+    def processor(log: LogReader | None = None) -> BatchProcessor:
         return BatchProcessor(
             aggregator=Aggregator(topics={"v": "views"}),
-            store=ShardStore(redis, keys=keys), sink=RecordingSink(), clock=lambda: NOW,
+            store=ShardStore(redis, keys=keys), sink=RecordingSink(),
+            ranges=log or LogReader(), clock=lambda: NOW,
         )
 
     yield redis, keys, processor
@@ -84,7 +99,8 @@ async def test_two_workers_on_one_shard_never_double_count(setup: tuple) -> None
 
 async def test_a_redis_that_lost_writes_is_refilled_from_kafka(setup: tuple) -> None:
     redis, keys, processor = setup
-    worker = processor()
+    log = LogReader(_views(range(0, 15)))
+    worker = processor(log)
     await worker.process(_views(range(0, 5)))
     saved = {k: await redis.dump(k) for k in await redis.keys(f"{keys.prefix}:*")}
     await worker.process(_views(range(5, 10)))
@@ -94,11 +110,89 @@ async def test_a_redis_that_lost_writes_is_refilled_from_kafka(setup: tuple) -> 
         await redis.restore(key, 0, value)
     assert await _views_total(redis, keys) == 5
 
+    # The fence refuses, the worker reloads, and reads what Redis lost from Kafka.
     await worker.process(_views(range(10, 13)))
-    assert worker.take_seeks() == {("v", 0): 5}
-    # Records fetched before the seek took effect are dropped, not counted past a hole.
+    assert log.reads == [("v", 0, 5, 10)]
+    assert await _views_total(redis, keys) == 13
     await worker.process(_views(range(13, 15)))
-    assert await _views_total(redis, keys) == 5
-    await worker.process(_views(range(5, 15)))   # the re-read after the seek
     assert await _views_total(redis, keys) == 15
-    assert worker.take_seeks() == {}
+
+
+async def test_offsets_faust_jumped_over_are_read_from_kafka(setup: tuple) -> None:
+    redis, keys, processor = setup
+    log = LogReader(_views(range(0, 25)))
+    worker = processor(log)
+    await worker.process(_views(range(0, 10)))
+    # faust's recovery moved the partition to a committed offset ahead of Redis.
+    await worker.process(_views(range(20, 25)))
+    assert log.reads == [("v", 0, 10, 20)]
+    assert await _views_total(redis, keys) == 25
+    assert await redis.hget(keys.offsets(0), "v") == "24"
+
+
+async def test_offsets_that_hold_no_record_are_passed(setup: tuple) -> None:
+    redis, keys, processor = setup
+    # 10..14 are transaction markers: Kafka has no record there.
+    log = LogReader([*_views(range(0, 10)), *_views(range(15, 20))])
+    worker = processor(log)
+    await worker.process(_views(range(0, 10)))
+    await worker.process(_views(range(15, 20)))
+    assert log.reads == [("v", 0, 10, 15)]
+    assert await _views_total(redis, keys) == 15
+    assert await redis.hget(keys.offsets(0), "v") == "19"
+
+
+def _shard_views(shard: int, sid: str, offsets: range) -> list[Record]:
+    return [Record("v", shard, i, sid.encode(), json.dumps({
+        "event_id": f"{sid}-{i}", "session_id": sid, "viewer_id": f"u{i}", "kind": "join",
+        "ts": NOW - 60_000 + i}).encode()) for i in offsets]
+
+
+async def test_a_wrong_type_key_stops_its_shard_and_only_it(setup: tuple) -> None:
+    redis, keys, processor = setup
+    await redis.set(keys.totals(1), "planted")
+    worker = processor()
+    await worker.process(_shard_views(0, "s0", range(0, 4)) + _shard_views(1, "s1", range(0, 4)))
+    assert await redis.hget(keys.totals(0), "views") == "4"
+    assert set(worker.stopped) == {1}
+    assert "is a string, the batch writes a hash" in worker.stopped[1]
+    # Nothing of shard 1 was written, its offsets included, and it stays stopped.
+    assert await redis.exists(keys.offsets(1), keys.session(1, "s1")) == 0
+    await worker.process(_shard_views(0, "s0", range(4, 6)) + _shard_views(1, "s1", range(4, 6)))
+    assert await redis.hget(keys.totals(0), "views") == "6"
+    assert await redis.exists(keys.offsets(1)) == 0
+    # Fixed by a person and handed back: it counts from where Redis stands, once.
+    await redis.delete(keys.totals(1))
+    worker.forget([1])
+    assert await worker.resume_offsets([("v", 1)]) == {("v", 1): 0}
+    await worker.process(_shard_views(1, "s1", range(0, 6)))
+    assert worker.stopped == {}
+    assert await redis.hget(keys.totals(1), "views") == "6"
+
+
+class RefusingSink:
+    """A dead-letter topic that refuses every letter of one shard."""
+
+    def __init__(self, shard: int) -> None:
+        self.shard = shard
+
+    async def send(self, letters: Sequence[DeadLetter]) -> None:
+        refused = [letter for letter in letters if letter.partition == self.shard]
+        if refused:
+            raise DeadLetterSendFailed(refused, RuntimeError("MessageSizeTooLargeError"))
+
+
+async def test_a_dead_letter_the_topic_refuses_stops_its_shard_not_the_worker(
+    setup: tuple,
+) -> None:
+    redis, keys, processor = setup
+    worker = processor()
+    worker.sink = RefusingSink(shard=1)
+    bad = Record("v", 1, 4, b"s1", b"{not json")
+    await worker.process(_shard_views(0, "s0", range(0, 3)) + _shard_views(1, "s1", range(0, 4))
+                         + [bad])
+    assert await redis.hget(keys.totals(0), "views") == "3"
+    assert set(worker.stopped) == {1}
+    assert "v[1]@4" in worker.stopped[1]
+    # Redis holds nothing of shard 1: a restarted worker reads it all again.
+    assert await redis.exists(keys.offsets(1)) == 0

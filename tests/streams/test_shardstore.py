@@ -13,7 +13,7 @@ from common.settings import Settings
 from counting.aggregate import Aggregator, Record
 from counting.state import ShardState
 from store.keys import Keys
-from streams.shardstore import FenceRejected, ShardStore
+from streams.shardstore import FenceRejected, ShardStore, ShardUnreadable
 
 pytestmark = pytest.mark.integration
 
@@ -53,7 +53,7 @@ async def test_apply_writes_counters_and_offsets_once(redis: tuple[Redis, Keys])
     client, keys = redis
     store = ShardStore(client, keys=keys)
     delta = AGG.batch(ShardState(shard=0), _records(), now_ms=NOW)
-    assert await store.apply([delta]) == []
+    assert (await store.apply([delta])).ok
     totals = await client.hgetall(keys.totals(0))
     assert totals == {"views": "6", "viewers_now": "6", "orders": "1", "units": "2",
                       "gmv_vnd": "100000"}
@@ -61,7 +61,7 @@ async def test_apply_writes_counters_and_offsets_once(redis: tuple[Redis, Keys])
     assert await client.pfcount(keys.session_viewers(0, "s1")) == 4
     # The same batch again (a redelivery, or a retry whose reply was lost) is refused
     # whole and changes nothing.
-    assert await store.apply([delta]) == [FenceRejected(0, "v", 6)]
+    assert (await store.apply([delta])).rejected == [FenceRejected(0, "v", 6)]
     assert await client.hgetall(keys.totals(0)) == totals
 
 
@@ -79,7 +79,7 @@ async def test_loaded_state_continues_exactly_where_it_stopped(redis: tuple[Redi
     # Replaying everything from offset 0 onto the loaded state skips what Redis covers.
     delta = AGG.batch(loaded, records, now_ms=NOW)
     assert delta.redelivered == 4
-    assert await store.apply([delta]) == []
+    assert (await store.apply([delta])).ok
     assert (await client.hgetall(keys.totals(0)))["views"] == "6"
 
 
@@ -94,7 +94,7 @@ async def test_a_zombie_batch_is_fenced_off(redis: tuple[Redis, Keys]) -> None:
     await store.apply([AGG.batch(owner, records[3:6], now_ms=NOW)])
     # The old owner wakes from a long pause and applies 3..5 too: refused whole.
     stale = AGG.batch(zombie, records[3:6], now_ms=NOW)
-    assert await store.apply([stale]) == [FenceRejected(0, "v", 5)]
+    assert (await store.apply([stale])).rejected == [FenceRejected(0, "v", 5)]
     assert (await client.hgetall(keys.totals(0)))["views"] == "6"
 
 
@@ -127,3 +127,52 @@ async def test_remembered_ids_are_kept_per_minute_and_dropped_past_the_horizon(
     assert len(loaded.seen) == 1
     resent = AGG.batch(loaded, [Record("v", 0, 3, b"s1", _view_at("c", new))], now_ms=NOW)
     assert resent.duplicates == 1
+
+
+async def test_a_batch_that_skips_offsets_is_refused_unless_the_gap_was_explained(
+    redis: tuple[Redis, Keys],
+) -> None:
+    client, keys = redis
+    store = ShardStore(client, keys=keys)
+    views = [Record("v", 0, i, b"s1", _view(i)) for i in range(8)]
+    state = ShardState(shard=0)
+    assert (await store.apply([AGG.batch(state, views[:3], now_ms=NOW)])).ok
+    gap = AGG.batch(state, views[5:], now_ms=NOW)   # 3 and 4 never seen
+    assert (await store.apply([gap])).rejected == [FenceRejected(0, "v", 2)]
+    assert (await client.hgetall(keys.totals(0)))["views"] == "3"
+    gap.explained_gaps = {"v"}
+    assert (await store.apply([gap])).ok
+    assert await client.hget(keys.offsets(0), "v") == "7"
+
+
+async def test_a_counter_that_would_leave_the_exact_range_fails_before_any_write(
+    redis: tuple[Redis, Keys],
+) -> None:
+    client, keys = redis
+    store = ShardStore(client, keys=keys)
+    await client.hset(keys.session(0, "s1"), "views", str(2**53))
+    outcome = await store.apply([AGG.batch(ShardState(shard=0), _records(), now_ms=NOW)])
+    (failed,) = outcome.failed
+    assert (failed.shard, failed.partial) == (0, False)
+    assert "exact integer range" in failed.detail
+    assert await client.exists(keys.totals(0), keys.offsets(0)) == 0
+
+
+async def test_a_write_that_fails_midway_marks_the_shard_stopped_for_good(
+    redis: tuple[Redis, Keys],
+) -> None:
+    client, keys = redis
+    store = ShardStore(client, keys=keys)
+    # Passes the type checks (a string that starts like a HyperLogLog) but PFADD fails
+    # after the counters were written: Redis keeps those writes.
+    await client.set(keys.session_viewers(0, "s1"), "HYLL-not-really")
+    outcome = await store.apply([AGG.batch(ShardState(shard=0), _records(), now_ms=NOW)])
+    (failed,) = outcome.failed
+    assert failed.partial
+    assert await client.exists(keys.stopped(0)) == 1
+    assert await client.exists(keys.offsets(0)) == 0
+    with pytest.raises(ShardUnreadable, match="marked it stopped"):
+        await store.load(0)
+    # Whatever tries next, nothing is applied twice.
+    again = await store.apply([AGG.batch(ShardState(shard=0), _records(), now_ms=NOW)])
+    assert "OCOP_STOPPED" in again.failed[0].detail
