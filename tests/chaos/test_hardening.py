@@ -178,6 +178,7 @@ async def test_a_planted_wrong_type_key_stops_that_shard_only(
     make_settings: Callable[..., Settings], tmp_path: Path
 ) -> None:
     run, truth = await prepare(make_settings, 20_000, 1, seed=707)
+    run.faults = 1
     settings = run.settings
     keys = Keys(settings.key_prefix)
     redis = Redis.from_url(settings.redis_url, decode_responses=True)
