@@ -20,6 +20,10 @@ PEAK = "peak"
 PEAK_AT = "peak_at"
 LIVE_FIELDS = (NET, PEAK, PEAK_AT)
 
+# The error in a stopped shard's mark (``Keys.stopped``); streams/apply.lua writes it
+# (with ``batch``, the failed batch's fence), so the script spells it too.
+STOPPED_ERROR = "error"
+
 _PRODUCT = "p"
 _SEP = "|"
 

@@ -29,6 +29,7 @@ from store.fields import (
     NET,
     PEAK,
     PEAK_AT,
+    STOPPED_ERROR,
     UNITS,
     VIEWERS_NOW,
     product_field,
@@ -295,7 +296,7 @@ class ShardStore:
     async def _load(self, shard: int) -> ShardState:
         k = self.keys
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hget(k.stopped(shard), "error")
+            pipe.hget(k.stopped(shard), STOPPED_ERROR)
             pipe.hgetall(k.offsets(shard))
             pipe.hgetall(k.watermarks(shard))
             pipe.smembers(k.seen_minutes(shard))
