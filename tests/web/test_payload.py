@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from web.payload import board_changes, build_board, build_session
+from web.payload import board_changes, build_board, build_session, unique_viewers
 from web.reader import BoardRows, SessionRows
 
 NOW = 1_795_748_430_000
@@ -126,3 +126,13 @@ def test_session_conversion_and_gap_to_the_next_one_up() -> None:
     assert (leader["rank_gmv"], leader["gap_to_next_vnd"]) == (1, None)
     unseen = build_session(_session_rows(unique_viewers=0))
     assert unseen["conversion"] is None
+
+
+def test_unique_viewers_are_never_shown_above_views() -> None:
+    # A HyperLogLog estimate of 140 against 139 views was seen on a host page.
+    assert build_session(_session_rows(unique_viewers=14))["unique_viewers"] == 10
+    assert build_session(_session_rows(unique_viewers=7))["unique_viewers"] == 7
+    rows = _rows()
+    rows.unique_viewers = 16
+    assert build_board(rows, top_n=10, title="", place="")["totals"]["unique_viewers"] == 15
+    assert (unique_viewers(140, views=139), unique_viewers(12, views=139)) == (139, 12)
