@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections import Counter
@@ -19,6 +18,7 @@ from counting.state import ShardState
 from streams.deadletters import DeadLetterSendFailed
 from streams.offsets import first_gap, merge
 from streams.ranges import RangeReader
+from streams.retry import until_answered
 from streams.shardstore import ApplyOutcome, ShardStore, ShardUnreadable
 
 log = logging.getLogger(__name__)
@@ -233,19 +233,11 @@ class BatchProcessor:
         # to apply them: retry until Redis answers. The fence makes a retry of a batch
         # that did land (reply lost) harmless. Only errors that mean nothing ran reach
         # here (the store turns every other error reply into a stopped shard).
-        delay = 0.05
-        while True:
-            try:
-                return await call()
-            except (RedisError, OSError) as exc:
-                metrics.REDIS_ERRORS.labels("worker").inc()
-                log.error(
-                    "Redis call failed (%s: %s) while trying to %s; retrying in %.2f s. "
-                    "Check that Redis at OCOP_REDIS_URL is up.",
-                    type(exc).__name__, exc, what, delay,
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.retry_max_s)
+        return await until_answered(
+            call, errors=(RedisError, OSError), what=what, service="Redis",
+            setting="OCOP_REDIS_URL", max_delay_s=self.retry_max_s,
+            on_error=metrics.REDIS_ERRORS.labels("worker").inc,
+        )
 
     @staticmethod
     def _count(deltas: Sequence[ShardDelta], *, applied_at_ms: int) -> None:

@@ -6,7 +6,6 @@ records this reader fetches; faust's own position is left alone.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Protocol
 
@@ -14,6 +13,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from counting.aggregate import Record
+from streams.retry import until_answered
 
 log = logging.getLogger(__name__)
 
@@ -59,16 +59,11 @@ class KafkaRangeReader:
 
         Retried until Kafka answers: the shard cannot go on without these records.
         """
-        delay = 0.1
-        while True:
-            try:
-                return await self._read(topic, partition, start, end)
-            except KafkaError as exc:
-                log.error("reading %s[%d] offsets %d..%d from Kafka failed (%s: %s); retrying "
-                          "in %.1f s. Check that Kafka at OCOP_KAFKA_BOOTSTRAP is up.", topic,
-                          partition, start, end - 1, type(exc).__name__, exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+        return await until_answered(
+            lambda: self._read(topic, partition, start, end), errors=(KafkaError,),
+            what=f"read {topic}[{partition}] offsets {start}..{end - 1}", service="Kafka",
+            setting="OCOP_KAFKA_BOOTSTRAP", first_delay_s=0.1,
+        )
 
     async def _read(self, topic: str, partition: int, start: int, end: int) -> list[Record]:
         consumer = await self._started()

@@ -1,7 +1,8 @@
 """Redis side of the write path: load a shard's state, apply a batch atomically.
 
-Each shard's batch is one Lua script call (a transaction: all of it or nothing) that
-first checks the offset fence, then writes the counters, then records the offsets.
+Each shard's batch is one Lua script call (``apply.lua``, numbered steps) that first
+checks the offset fence and every key it will write, then writes the counters, then
+records the offsets; a write that fails midway marks the shard stopped instead.
 All shards of one faust batch go in one pipeline: one round trip per batch.
 """
 
