@@ -79,6 +79,16 @@ APPLY_FAILURES = Counter(
     "ocop_apply_failures_total",
     "Shard batches that could not be applied, so their shard stopped, by cause.", ["cause"],
 )
+# The state a worker holds between batches: both stay flat once the stream is past
+# their horizons (lateness for ids, the order horizon for orders).
+DEDUP_IDS = Gauge(
+    "ocop_worker_dedup_ids",
+    "Event-id fingerprints the worker remembers to drop duplicates (lateness horizon).",
+)
+ORDER_STATES = Gauge(
+    "ocop_worker_order_states",
+    "Order states the worker holds (forgotten past OCOP_ORDER_HORIZON_S).",
+)
 SHARDS_STOPPED = Gauge(
     "ocop_shards_stopped",
     "Shards this worker stopped counting after a failure; see the log, fix, restart it.",

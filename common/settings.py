@@ -49,7 +49,15 @@ class Settings(BaseSettings):
     max_future_skew_s: int = Field(default=120, ge=0)
     max_lateness_s: int = Field(default=3600, ge=60)
     max_age_s: int = Field(default=7 * 86400, ge=3600)
-    minute_retention_s: int = Field(default=3 * 3600, ge=3600)
+    # An order's status changes count for this long after its placement; its state is
+    # forgotten after that (docs/design.md, "Bounded state"). Short values are for soaks.
+    order_horizon_s: int = Field(default=7 * 86400, ge=60)
+    # Minute buckets serve the board's 60-minute windows; below 3600 those windows lose
+    # their oldest minutes (soaks shorten it to cross the retention several times).
+    minute_retention_s: int = Field(default=3 * 3600, ge=60)
+    # How long the input topics keep records (retention.ms) and quarter-hour buckets
+    # stay in Redis: a whole campaign, so `ocop-live rebuild` can recompute it.
+    retention_days: int = Field(default=200, ge=1, le=3650)
     # Fault injection for the chaos suite: events whose id starts with this fail inside
     # the handler and are dead-lettered as handler_error. Empty (the default) disables it.
     fault_event_prefix: str = ""

@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 
 from common.settings import Settings
 from consumers.topics import input_partitions
-from counting.aggregate import Record
+from counting.aggregate import Record, record_time_ms
 from counting.delta import DeadLetter
 from store.keys import Keys
 from streams.catalog import CatalogProcessor
@@ -160,7 +160,7 @@ async def _replay(
     while any(await _behind(consumer, ends)):
         batch = await consumer.getmany(timeout_ms=1000, max_records=batch_max)
         records = [
-            Record(r.topic, r.partition, r.offset, r.key, r.value)
+            Record(r.topic, r.partition, r.offset, r.key, r.value, record_time_ms(r.timestamp))
             for tp, rows in batch.items() for r in rows if r.offset < ends[tp]
         ]
         if records:

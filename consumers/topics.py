@@ -28,21 +28,26 @@ class TopicSpec:
     partitions: int
     compacted: bool = False
     max_message_bytes: int | None = None
+    retention_ms: int | None = None
 
     def configs(self) -> dict[str, str]:
         """The topic-level settings it is created with."""
         config = {"cleanup.policy": "compact"} if self.compacted else {}
         if self.max_message_bytes is not None:
             config["max.message.bytes"] = str(self.max_message_bytes)
+        if self.retention_ms is not None:
+            config["retention.ms"] = str(self.retention_ms)
         return config
 
 
 def topic_specs(settings: Settings) -> list[TopicSpec]:
     """The topics ocop-live needs; views and orders must be co-partitioned."""
     n = settings.partitions
+    # The input is what a rebuild recomputes the campaign from: keep all of it.
+    keep = settings.retention_days * 86_400_000
     return [
-        TopicSpec(settings.views_topic, n),
-        TopicSpec(settings.orders_topic, n),
+        TopicSpec(settings.views_topic, n, retention_ms=keep),
+        TopicSpec(settings.orders_topic, n, retention_ms=keep),
         TopicSpec(settings.sessions_topic, n, compacted=True),
         # A dead letter carries a whole input value up to the input limit, plus its key and
         # headers: above the broker's default of about 1 MiB, so the topic says so itself.
@@ -75,6 +80,8 @@ async def ensure_topics(settings: Settings) -> list[str]:
         for spec in specs:
             if spec not in missing and spec.max_message_bytes is not None:
                 await _check_message_limit(admin, spec)
+            if spec not in missing and spec.retention_ms is not None:
+                await _keep_long_enough(admin, spec.name, spec.retention_ms)
         return [spec.name for spec in missing]
     finally:
         await admin.close()
@@ -95,12 +102,7 @@ async def _partition_counts(admin: AIOKafkaAdminClient, names: list[str]) -> dic
 
 async def _check_message_limit(admin: AIOKafkaAdminClient, spec: TopicSpec) -> None:
     """Say loudly when an existing topic takes smaller records than it must."""
-    (response,) = await admin.describe_configs(
-        [ConfigResource(ConfigResourceType.TOPIC, spec.name, {"max.message.bytes": None})]
-    )
-    # DescribeConfigs rows: (error, message, type, name, [(name, value, ...), ...]).
-    values = {entry[0]: entry[1] for resource in response.resources for entry in resource[4]}
-    found = values.get("max.message.bytes")
+    found = (await _topic_configs(admin, spec.name, "max.message.bytes")).get("max.message.bytes")
     if found is not None and spec.max_message_bytes is not None \
             and int(found) < spec.max_message_bytes:
         log.error(
@@ -110,6 +112,33 @@ async def _check_message_limit(admin: AIOKafkaAdminClient, spec: TopicSpec) -> N
             "--entity-type topics --entity-name %s --add-config max.message.bytes=%d",
             spec.name, found, spec.max_message_bytes, spec.name, spec.max_message_bytes,
         )
+
+
+async def _keep_long_enough(admin: AIOKafkaAdminClient, topic: str, keep_ms: int) -> None:
+    """Say loudly when an existing input topic keeps records for less than the campaign.
+
+    It is not altered here: the broker's AlterConfigs replaces every topic setting at
+    once, and the topic may carry settings this process does not know about.
+    """
+    found = (await _topic_configs(admin, topic, "retention.ms")).get("retention.ms")
+    if found is None or int(found) < 0 or int(found) >= keep_ms:
+        return
+    log.error(
+        "topic %s keeps records for %s ms, less than OCOP_RETENTION_DAYS (%d ms): the first "
+        "weeks of a campaign will be deleted before a rebuild can read them. Raise it: "
+        "kafka-configs.sh --bootstrap-server <broker> --alter --entity-type topics "
+        "--entity-name %s --add-config retention.ms=%d",
+        topic, found, keep_ms, topic, keep_ms,
+    )
+
+
+async def _topic_configs(admin: AIOKafkaAdminClient, topic: str, *names: str) -> dict[str, str]:
+    """Some of a topic's settings as the broker reports them."""
+    (response,) = await admin.describe_configs(
+        [ConfigResource(ConfigResourceType.TOPIC, topic, dict.fromkeys(names))]
+    )
+    # DescribeConfigs rows: (error, message, type, name, [(name, value, ...), ...]).
+    return {entry[0]: entry[1] for resource in response.resources for entry in resource[4]}
 
 
 async def input_partitions(settings: Settings) -> int:

@@ -41,6 +41,7 @@ class Reason(enum.StrEnum):
     WRONG_PARTITION = "wrong_partition"
     FUTURE_EVENT = "future_event"
     TOO_LATE = "too_late"
+    ORDER_HORIZON = "order_horizon"
     HANDLER_ERROR = "handler_error"
 
 

@@ -60,6 +60,14 @@ class ShardDelta:
     product_gmv: Counter[str] = field(default_factory=Counter)
     viewers: defaultdict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     orders: dict[OrderKey, OrderState] = field(default_factory=dict)
+    # Orders past the horizon whose states this batch forgets (written orders excluded).
+    forgotten_orders: list[OrderKey] = field(default_factory=list)
+    order_activity: dict[str, int] = field(default_factory=dict)
+    orders_forgotten: dict[str, int] = field(default_factory=dict)
+    last_at: dict[str, int] = field(default_factory=dict)
+    quarters: defaultdict[tuple[int, str | None], Counter[str]] = field(
+        default_factory=lambda: defaultdict(Counter)
+    )
     seen: list[tuple[int, int]] = field(default_factory=list)  # (id_hash, event ms)
     # Minutes of ids older than the lateness horizon, forgotten by this batch.
     forgotten_minutes: list[int] = field(default_factory=list)
@@ -77,7 +85,7 @@ class ShardDelta:
     @property
     def touched_sessions(self) -> set[str]:
         """Sessions whose numbers this batch changes."""
-        return set(self.sessions) | set(self.live)
+        return set(self.sessions) | set(self.live) | set(self.last_at)
 
     def is_empty(self) -> bool:
         """True when applying would change no counter (offsets may still move)."""

@@ -158,6 +158,16 @@ class ShardState:
     seen: SeenIds = field(default_factory=SeenIds)
     sessions: dict[str, SessionLive] = field(default_factory=dict)
     orders: dict[OrderKey, OrderState] = field(default_factory=dict)
+    # Newest event time each session counted (any topic), for "live now".
+    last_at: dict[str, int] = field(default_factory=dict)
+    # Newest accepted order event of each session: its orders are forgotten once the
+    # stream is past it by the order horizon (plus lateness).
+    order_activity: dict[str, int] = field(default_factory=dict)
+    # Each session's activity when its orders were last forgotten: a later change to an
+    # order the session no longer knows is past the horizon (counting/aggregate.py).
+    orders_forgotten: dict[str, int] = field(default_factory=dict)
+    # Sessions that have order states in ``orders`` (those forgetting still looks at).
+    order_sessions: set[str] = field(default_factory=set)
 
 
 def pack_ids(ids: list[int]) -> bytes:

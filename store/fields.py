@@ -20,6 +20,10 @@ PEAK = "peak"
 PEAK_AT = "peak_at"
 LIVE_FIELDS = (NET, PEAK, PEAK_AT)
 
+# Newest event time (epoch ms) a session counted: "live now" includes a session that
+# counted an event within OCOP_LIVE_GRACE_S, whatever its schedule says.
+LAST_AT = "last_at"
+
 # The error in a stopped shard's mark (``Keys.stopped``); streams/apply.lua writes it
 # (with ``batch``, the failed batch's fence), so the script spells it too.
 STOPPED_ERROR = "error"

@@ -53,6 +53,14 @@ class Keys:
         """Hash order key → merged order state."""
         return f"{self._shard(shard)}:orders"
 
+    def order_activity(self, shard: int) -> str:
+        """Hash session id → newest accepted order event time (the order horizon's clock)."""
+        return f"{self._shard(shard)}:order-activity"
+
+    def orders_forgotten(self, shard: int) -> str:
+        """Hash session id → its order activity when its order states were forgotten."""
+        return f"{self._shard(shard)}:orders-forgotten"
+
     def totals(self, shard: int) -> str:
         """Hash of the shard's share of the fair totals."""
         return f"{self._shard(shard)}:totals"
@@ -97,9 +105,18 @@ class Keys:
         """Hash of one Asia/Ho_Chi_Minh day, laid out like a minute."""
         return f"{self._shard(shard)}:day:{day}"
 
+    def quarter(self, shard: int, quarter_ms: int) -> str:
+        """Hash of one event-time quarter hour, laid out like a minute; kept for the
+        campaign's retention, so a report can draw a past fair's timeline."""
+        return f"{self._shard(shard)}:quarter:{quarter_ms}"
+
     def catalog(self) -> str:
         """Hash session id → catalog JSON (its own slot; never in a shard transaction)."""
         return f"{self.prefix}:{{catalog}}:sessions"
+
+    def fairs(self) -> str:
+        """Hash fair id → fair JSON, in the catalog's slot."""
+        return f"{self.prefix}:{{catalog}}:fairs"
 
     def changes(self) -> str:
         """Pub/sub channel: a shard number is published after each applied batch."""

@@ -7,6 +7,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 MINUTE_MS = 60_000
+QUARTER_MS = 15 * MINUTE_MS
 FAIR_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 # The board's rolling windows, in minutes, ending with the current minute.
@@ -16,6 +17,11 @@ WINDOW_MINUTES: dict[str, int] = {"1m": 1, "5m": 5, "15m": 15, "60m": 60}
 def minute_of(ts_ms: int) -> int:
     """Start of the minute holding ``ts_ms``, in epoch ms."""
     return ts_ms - ts_ms % MINUTE_MS
+
+
+def quarter_of(ts_ms: int) -> int:
+    """Start of the quarter hour holding ``ts_ms``, in epoch ms."""
+    return ts_ms - ts_ms % QUARTER_MS
 
 
 @lru_cache(maxsize=4096)

@@ -16,7 +16,7 @@ from common import metrics
 from common.clock import wall_ms
 from common.eventloop import loop_kind
 from common.settings import Settings
-from counting.aggregate import Record
+from counting.aggregate import Record, record_time_ms
 from streams.catalog import CatalogProcessor
 from streams.deadletters import DeadLetterLimits, DeadLetterSink
 from streams.pipeline import BatchProcessor
@@ -131,7 +131,8 @@ def build_app(settings: Settings, *, partitions: int | None = None) -> faust.App
 def _records(events: Any) -> list[Record]:
     """The records of a batch of faust events, with their source positions."""
     return [Record(e.message.topic, e.message.partition, e.message.offset, e.message.key,
-                   e.message.value) for e in events]
+                   e.message.value, record_time_ms(e.message.timestamp * 1000))
+            for e in events]
 
 
 def _observe_lag(app: faust.App, events: Any) -> None:

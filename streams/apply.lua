@@ -78,6 +78,7 @@ end
 local function writes()
   for _, op in ipairs(b.hincr) do redis.call('HINCRBY', KEYS[tonumber(op[1])], op[2], op[3]) end
   for _, op in ipairs(b.hset) do redis.call('HSET', KEYS[tonumber(op[1])], op[2], op[3]) end
+  for _, op in ipairs(b.hdel) do chunked('HDEL', KEYS[tonumber(op[1])], op[2], 1000) end
   for _, op in ipairs(b.zincr) do redis.call('ZINCRBY', KEYS[tonumber(op[1])], op[3], op[2]) end
   for _, op in ipairs(b.zadd) do redis.call('ZADD', KEYS[tonumber(op[1])], op[3], op[2]) end
   for _, op in ipairs(b.sadd) do chunked('SADD', KEYS[tonumber(op[1])], op[2], 1000) end

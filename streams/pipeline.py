@@ -133,6 +133,8 @@ class BatchProcessor:
             by_shard = {shard: recs for shard, recs in by_shard.items() if recs}
         for topic, n in consumed.items():
             metrics.EVENTS_CONSUMED.labels(topic).inc(n)
+        metrics.DEDUP_IDS.set(sum(len(state.seen) for state in self._states.values()))
+        metrics.ORDER_STATES.set(sum(len(state.orders) for state in self._states.values()))
         metrics.BATCH_MESSAGES.observe(len(records))
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
 

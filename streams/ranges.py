@@ -12,7 +12,7 @@ from typing import Protocol
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
-from counting.aggregate import Record
+from counting.aggregate import Record, record_time_ms
 from streams.retry import until_answered
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,8 @@ class KafkaRangeReader:
             batch = await consumer.getmany(tp, timeout_ms=500, max_records=self.chunk)
             rows = batch.get(tp, [])
             empty = 0 if rows else empty + 1
-            found += [Record(r.topic, r.partition, r.offset, r.key, r.value)
+            found += [Record(r.topic, r.partition, r.offset, r.key, r.value,
+                             record_time_ms(r.timestamp))
                       for r in rows if start <= r.offset < end]
         log.info("read %s[%d] offsets %d..%d again from Kafka: %d record(s)",
                  topic, partition, start, end - 1, len(found))

@@ -26,6 +26,7 @@ from counting.orders import OrderState
 from counting.state import SessionLive, ShardState, pack_ids
 from store.fields import (
     GMV,
+    LAST_AT,
     LIVE_FIELDS,
     NET,
     PEAK,
@@ -105,6 +106,9 @@ class Retention:
 
     minute_s: int = 3 * 3600
     day_s: int = 8 * 86400
+    # Quarter hours draw a past fair's timeline in reports: kept as long as the input
+    # topics keep the campaign (OCOP_RETENTION_DAYS).
+    quarter_s: int = 200 * 86400
 
 
 @dataclass(slots=True)
@@ -118,8 +122,8 @@ class _Batch:
         default_factory=lambda: {
             name: []
             for name in (
-                "fence", "hincr", "hset", "zincr", "zadd", "sadd", "pfadd", "append", "srem",
-                "del", "expireat",
+                "fence", "hincr", "hset", "hdel", "zincr", "zadd", "sadd", "pfadd", "append",
+                "srem", "del", "expireat",
             )
         }
     )
@@ -141,8 +145,8 @@ class _Batch:
 
 
 # The Redis type each write expects its key to have (the script checks them first).
-_KIND = {"hincr": "hash", "hset": "hash", "zincr": "zset", "zadd": "zset", "sadd": "set",
-         "srem": "set", "pfadd": "string", "append": "string"}
+_KIND = {"hincr": "hash", "hset": "hash", "hdel": "hash", "zincr": "zset", "zadd": "zset",
+         "sadd": "set", "srem": "set", "pfadd": "string", "append": "string"}
 
 
 def encode_batch(
@@ -177,6 +181,8 @@ def encode_batch(
         for pid, n in delta.session_product_gmv[sid].items():
             if n:
                 b.add("hincr", skey, product_field(pid, GMV), str(n))
+    for sid, last in delta.last_at.items():
+        b.add("hset", keys.session(shard, sid), LAST_AT, str(last))
     for sid, live in delta.live.items():
         skey = keys.session(shard, sid)
         b.add("hset", skey, NET, str(live.net))
@@ -190,6 +196,9 @@ def encode_batch(
     minute_keys = _add_buckets(b, delta.minutes, lambda m: keys.minute(shard, m))
     for minute, key in minute_keys.items():
         b.add("expireat", key, str(minute // 1000 + retention.minute_s))
+    quarter_keys = _add_buckets(b, delta.quarters, lambda q: keys.quarter(shard, q))
+    for quarter, key in quarter_keys.items():
+        b.add("expireat", key, str(quarter // 1000 + retention.quarter_s))
     day_keys = _add_buckets(b, delta.days, lambda d: keys.day(shard, d))
     for day, key in day_keys.items():
         b.add("expireat", key, str(_day_expiry(day, retention)))
@@ -205,6 +214,12 @@ def encode_batch(
         b.add("pfadd", keys.viewers(shard), ids)
     for (sid, oid), state in delta.orders.items():
         b.add("hset", keys.orders(shard), json.dumps([sid, oid]), json.dumps(state.to_list()))
+    if delta.forgotten_orders:
+        b.add("hdel", keys.orders(shard), [json.dumps(list(key)) for key in delta.forgotten_orders])
+    for sid, active in delta.order_activity.items():
+        b.add("hset", keys.order_activity(shard), sid, str(active))
+    for sid, forgotten in delta.orders_forgotten.items():
+        b.add("hset", keys.orders_forgotten(shard), sid, str(forgotten))
     _add_seen(b, delta, keys)
     for topic, mark in delta.watermarks.items():
         b.add("hset", keys.watermarks(shard), topic, str(mark))
@@ -302,8 +317,11 @@ class ShardStore:
             pipe.hgetall(k.watermarks(shard))
             pipe.smembers(k.seen_minutes(shard))
             pipe.hgetall(k.orders(shard))
+            pipe.hgetall(k.order_activity(shard))
+            pipe.hgetall(k.orders_forgotten(shard))
             pipe.smembers(k.sessions(shard))
-            stopped, offsets, marks, seen_minutes, orders, sessions = await pipe.execute()
+            (stopped, offsets, marks, seen_minutes, orders, activity, forgotten,
+             sessions) = await pipe.execute()
         if stopped is not None:
             raise ShardUnreadable(shard, f"a failed apply marked it stopped ({stopped}); "
                                          "rebuild Redis (`ocop-live rebuild`) to clear it")
@@ -317,18 +335,24 @@ class ShardStore:
         for raw_key, raw_state in orders.items():
             sid, oid = json.loads(raw_key)
             state.orders[sid, oid] = OrderState.from_list(json.loads(raw_state))
+            state.order_sessions.add(sid)
+        state.order_activity = {sid: int(ms) for sid, ms in activity.items()}
+        state.orders_forgotten = {sid: int(ms) for sid, ms in forgotten.items()}
         sids = sorted(sessions)
         if sids:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for sid in sids:
-                    pipe.hmget(k.session(shard, sid), list(LIVE_FIELDS))
+                    pipe.hmget(k.session(shard, sid), [*LIVE_FIELDS, LAST_AT])
                 rows = await pipe.execute()
-            for sid, (net, peak, peak_at) in zip(sids, rows, strict=True):
-                state.sessions[sid] = SessionLive(
-                    net=int(net or 0),
-                    peak=int(peak or 0),
-                    peak_at=int(peak_at) if peak_at else None,
-                )
+            for sid, (net, peak, peak_at, last) in zip(sids, rows, strict=True):
+                if net is not None or peak is not None:
+                    state.sessions[sid] = SessionLive(
+                        net=int(net or 0),
+                        peak=int(peak or 0),
+                        peak_at=int(peak_at) if peak_at else None,
+                    )
+                if last:
+                    state.last_at[sid] = int(last)
         return state
 
     async def _seen_ids(self, shard: int, minutes: list[int]) -> list[bytes | None]:

@@ -23,6 +23,7 @@ def aggregator_for(settings: Settings, *, partitions: int | None = None) -> Aggr
             max_future_skew_ms=settings.max_future_skew_s * 1000,
             max_lateness_ms=settings.max_lateness_s * 1000,
             max_age_ms=settings.max_age_s * 1000,
+            order_horizon_ms=settings.order_horizon_s * 1000,
         ),
         max_message_bytes=settings.max_message_bytes,
         fault_event_prefix=settings.fault_event_prefix,
@@ -33,7 +34,8 @@ def aggregator_for(settings: Settings, *, partitions: int | None = None) -> Aggr
 def store_for(redis: Redis, settings: Settings) -> ShardStore:
     """The fenced store under the configured key prefix and retention."""
     return ShardStore(redis, keys=Keys(settings.key_prefix),
-                      retention=Retention(minute_s=settings.minute_retention_s))
+                      retention=Retention(minute_s=settings.minute_retention_s,
+                                          quarter_s=settings.retention_days * 86400))
 
 
 def catalog_store_for(redis: Redis, settings: Settings) -> CatalogStore:

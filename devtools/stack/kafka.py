@@ -158,7 +158,7 @@ def write_config(kafka_dir: Path, *, port: int, controller_port: int) -> Path:
         "num.partitions=6",
         # The app creates its topics with explicit settings; a typo must fail loudly.
         "auto.create.topics.enable=false",
-        "log.retention.hours=168",
+        "log.retention.hours=4800",
         # On restart the controller keeps the previous broker registration alive until its
         # session times out (9 s by default); a shorter session makes restarts quicker.
         "broker.session.timeout.ms=4000",

@@ -10,10 +10,11 @@ import pytest
 from redis.asyncio import Redis
 
 from common.settings import Settings
-from counting.aggregate import Aggregator, Record
+from counting.aggregate import Aggregator, Record, Rules
 from counting.state import ShardState
 from store.keys import Keys
-from streams.shardstore import FenceRejected, ShardStore, ShardUnreadable
+from store.windows import quarter_of
+from streams.shardstore import FenceRejected, Retention, ShardStore, ShardUnreadable
 
 pytestmark = pytest.mark.integration
 
@@ -176,3 +177,53 @@ async def test_a_write_that_fails_midway_marks_the_shard_stopped_for_good(
     # Whatever tries next, nothing is applied twice.
     again = await store.apply([AGG.batch(ShardState(shard=0), _records(), now_ms=NOW)])
     assert "OCOP_STOPPED" in again.failed[0].detail
+
+
+async def test_orders_past_the_horizon_leave_redis_and_stay_refused(
+        redis: tuple[Redis, Keys]) -> None:
+    client, keys = redis
+    hour = 3_600_000
+    agg = Aggregator(topics={"o": "orders"},
+                     rules=Rules(max_lateness_ms=hour, order_horizon_ms=2 * hour))
+
+    def order(eid: str, sid: str, oid: str, status: str, ts: int) -> Record:
+        value = json.dumps({**_order(eid, oid, status), "session_id": sid, "ts": ts}).encode()
+        return Record("o", 0, int(eid[1:]), sid.encode(), value, ts)
+
+    store = ShardStore(client, keys=keys)
+    placed = order("o0", "s1", "A", "placed", NOW)
+    assert (await store.apply([agg.batch(ShardState(shard=0), [placed], now_ms=0)])).ok
+    assert await client.hlen(keys.orders(0)) == 1
+    # Another session moves the orders' stream time past s1's activity + horizon + lateness.
+    later = NOW + 3 * hour + 1
+    state = await store.load(0)
+    assert state.last_at == {"s1": NOW} and state.order_activity == {"s1": NOW}
+    mover = order("o1", "s2", "B", "placed", later)
+    assert (await store.apply([agg.batch(state, [mover], now_ms=0)])).ok
+    assert json.loads(next(iter(await client.hkeys(keys.orders(0))))) == ["s2", "B"]
+    # A fresh worker knows s1's orders were forgotten, and still refuses a late refund.
+    loaded = await store.load(0)
+    assert loaded.orders_forgotten == {"s1": NOW}
+    assert set(loaded.orders) == {("s2", "B")}
+    refund = agg.batch(loaded, [order("o2", "s1", "A", "refunded", later)], now_ms=0)
+    assert [d.rejected.reason.value for d in refund.dead_letters] == ["order_horizon"]
+    assert (await store.apply([refund])).ok
+    assert await client.hget(keys.session(0, "s1"), "gmv_vnd") == "100000"
+
+
+async def test_quarter_hours_are_kept_for_the_campaign(redis: tuple[Redis, Keys]) -> None:
+    client, keys = redis
+    store = ShardStore(client, keys=keys, retention=Retention(quarter_s=200 * 86400))
+    assert (await store.apply([AGG.batch(ShardState(shard=0), _records(), now_ms=NOW)])).ok
+    quarter = quarter_of(NOW - 5000)
+    assert await client.hgetall(keys.quarter(0, quarter)) == {
+        "orders": "1", "units": "2", "gmv_vnd": "100000", "s1|orders": "1", "s1|units": "2",
+        "s1|gmv_vnd": "100000", **await _views_by_quarter(client, keys, quarter)}
+    expiry = await client.expiretime(keys.quarter(0, quarter))
+    assert expiry == quarter // 1000 + 200 * 86400
+
+
+async def _views_by_quarter(client: Redis, keys: Keys, quarter: int) -> dict[str, str]:
+    # The six views of _records() fall in the quarter of their own ts (NOW - i seconds).
+    n = sum(1 for i in range(6) if quarter_of(NOW - 1000 * i) == quarter)
+    return {"views": str(n), "s1|views": str(n)} if n else {}
