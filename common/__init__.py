@@ -1,1 +1,4 @@
-"""Shared base: settings, metrics, clock, tokens, catalog model. Imports nothing of ours."""
+"""Shared base: settings, metrics, clock, tokens, catalog model, provinces.
+
+Imports nothing of ours.
+"""

@@ -46,6 +46,7 @@ class RebuildReport:
     messages: int
     dead_letters: int
     sessions: int
+    fairs: int
     keys_removed: int
 
 
@@ -141,7 +142,8 @@ async def rebuild(
                     f"shard {shard}: {why}" for shard, why in sorted(processor.stopped.items()))
                 + ". Fix the cause and run the rebuild again")
         return RebuildReport(messages=done, dead_letters=sink.count,
-                             sessions=await catalog.count(), keys_removed=removed)
+                             sessions=await catalog.count(), fairs=await catalog.count_fairs(),
+                             keys_removed=removed)
     finally:
         await ranges.stop()
         await consumer.stop()

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from redis.asyncio import Redis
 
-from common.catalog import SAMPLE_CATALOG, Catalog, encode_session, load_catalog
+from common.catalog import SAMPLE_CATALOG, Catalog, encode_fair, encode_session, load_catalog
 from counting.aggregate import Aggregator, Record
 from counting.partitioner import partition_for
 from counting.state import ShardState
@@ -62,9 +62,10 @@ class SampleFeed:
         return partition_for(session_id.encode(), self.shards)
 
     async def load_catalog(self, catalog: Catalog) -> None:
-        """Store every session's metadata, as the worker's catalog agent does."""
+        """Store every fair and session, as the worker's catalog agent does."""
         await CatalogStore(self.redis, keys=self.keys).apply(
-            {s.session_id: encode_session(s).decode() for s in catalog.sessions}
+            {s.session_id: encode_session(s).decode() for s in catalog.sessions},
+            fairs={f.fair_id: encode_fair(f).decode() for f in catalog.fairs},
         )
 
     async def apply(self, messages: Sequence[Message], *, now_ms: int) -> None:

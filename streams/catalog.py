@@ -1,4 +1,4 @@
-"""Catalog records through the write path: dead letters first, then the catalog hash."""
+"""Catalog records through the write path: dead letters first, then the catalog hashes."""
 
 from __future__ import annotations
 
@@ -29,7 +29,8 @@ class CatalogProcessor:
         self.sink = sink
 
     async def process(self, records: Sequence[Record]) -> int:
-        """Apply ``records`` in order; return how many sessions were stored or removed."""
+        """Apply ``records`` in order; return how many sessions and fairs were stored or
+        removed."""
         changes = catalog_changes(records)
         # 1. A bad record reaches the dead-letter topic before the good ones land. One
         #    the topic refuses is logged and skipped: the catalog must go on updating.
@@ -40,7 +41,8 @@ class CatalogProcessor:
                 metrics.APPLY_FAILURES.labels("catalog_dead_letter").inc()
                 log.error("catalog: %s; those records are skipped, fix the broker or the "
                           "dead-letter topic and republish them", exc)
-        # 2. The catalog hash, one transaction.
-        await self.store.apply(changes.sessions)
-        metrics.CATALOG_UPDATES.inc(len(changes.sessions))
-        return len(changes.sessions)
+        # 2. The sessions and fairs hashes, one transaction.
+        await self.store.apply(changes.sessions, fairs=changes.fairs)
+        applied = len(changes.sessions) + len(changes.fairs)
+        metrics.CATALOG_UPDATES.inc(applied)
+        return applied

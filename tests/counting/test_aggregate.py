@@ -30,7 +30,7 @@ SESSIONS = ("s0", "s1", "s2")
 PRODUCTS = ("p0", "p1", "p2")
 SHARDS = 2
 CATALOG = Catalog([
-    SessionInfo(sid, f"Phiên {sid}", "Chị Lan", "HTX", f"Tỉnh {i % 2}",
+    SessionInfo(sid, f"Phiên {sid}", "Chị Lan", "HTX", ("Bắc Kạn", "Sơn La")[i % 2],
                 "2026-11-27T08:00:00+07:00", "2026-11-27T12:00:00+07:00",
                 [Product(pid, f"Sản phẩm {pid}", 4, 10_000) for pid in PRODUCTS])
     for i, sid in enumerate(SESSIONS)
