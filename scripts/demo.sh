@@ -1,12 +1,22 @@
 #!/usr/bin/env bash
 # make demo: the local stack (Kafka, Redis, Prometheus with the alert rules), one worker,
-# one web process and a live simulated fair. Ctrl-C stops all of it, the stack included.
+# one web process and a simulated campaign: the sample catalog's earlier fairs as a
+# recorded history over the last weeks, then its last fair live now (sessions ended, live
+# and next up). Ctrl-C stops all of it, the stack included.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
 RATE=${DEMO_RATE:-300}
 DURATION=${DEMO_DURATION:-1800}
+HISTORY=${DEMO_HISTORY_EVENTS:-200000}
+WEEKS=${DEMO_WEEKS:-3}
 LOGS=.run/demo
+# Every demo starts from an empty Kafka and Redis of its own: the campaign's history is
+# weeks old, and a stack still holding the last demo's newer events would refuse it as
+# too late.
+export OCOP_RUN_DIR=$LOGS/stack
+"$BIN/ocop-live" stack down >/dev/null 2>&1 || true
+rm -rf "$OCOP_RUN_DIR"
 mkdir -p "$LOGS"
 
 pids=()
@@ -23,7 +33,8 @@ trap stop INT TERM EXIT
 "$BIN/ocop-live" stack up --with-prometheus
 eval "$("$BIN/ocop-live" stack env)"
 "$BIN/ocop-live" topics create
-"$BIN/ocop-live" catalog load
+# No `catalog load`: the simulator publishes the campaign's catalog, its fairs moved to
+# the last weeks and to now, before the first event.
 
 "$BIN/ocop-live" worker >"$LOGS/worker.log" 2>&1 &
 pids+=($!)
@@ -45,11 +56,14 @@ cat <<MSG
   Prometheus:    $OCOP_PROMETHEUS_URL/   alerts: $OCOP_PROMETHEUS_URL/classic/alerts   (runbook: docs/runbook.md)
   Logs:          $LOGS/
 
-  Simulating a live fair at $RATE events/s for $DURATION s. Ctrl-C stops everything.
+  Simulating a campaign: a history of $HISTORY events (the fairs of the last $WEEKS weeks
+  and the live fair's first hours), sent at once, then the last fair live at $RATE
+  events/s for $DURATION s. Ctrl-C stops everything.
 
 MSG
 
-"$BIN/ocop-live" simulate --rate "$RATE" --duration "$DURATION" --truth "$LOGS/truth.json" &
+"$BIN/ocop-live" simulate --campaign --weeks "$WEEKS" --events "$HISTORY" \
+  --rate "$RATE" --duration "$DURATION" --truth "$LOGS/truth.json" &
 pids+=($!)
 wait "${pids[-1]}"
 echo "simulation finished; the board stays up until Ctrl-C"

@@ -8,25 +8,35 @@ Two ways to place events in time:
 * paced live mode (``--rate``, with ``--duration`` or ``--events``): event times start
   now and advance at the given rate, and each message waits for its time before it is
   sent, so the board moves as in a real fair.
+
+``--campaign`` plays the catalog's fairs instead (``campaign.py``): placed over the last
+``--weeks`` and sent as fast as possible as a recorded feed, each record stamped with the
+moment it was handed over; with ``--rate`` and ``--duration`` the last fair is live now
+and paced, after the earlier fairs' history.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from pathlib import Path
 from typing import NamedTuple
 
 import click
+import msgspec
 
 from common.catalog import SAMPLE_CATALOG, Catalog, CatalogError, load_catalog
 from common.clock import wall_ms
-from devtools.simulator.fair import FairConfig, generate
+from devtools.simulator.campaign import Campaign, CampaignConfig, generate_campaign
+from devtools.simulator.fair import DEFAULT_ORDER_HORIZON_MS, FairConfig, generate, rfc3339_ms
 from devtools.simulator.producer import KafkaTarget, send_fair
 from devtools.simulator.truth import compute_truth, write_truth
 
 DEFAULT_EVENTS = 200_000
 DEFAULT_BACKFILL_MINUTES = 60.0
+DEFAULT_WEEKS = 3.0
+DEFAULT_HORIZON_VIOLATIONS = 10
 _POSITIVE = click.FloatRange(min=0, min_open=True)
 
 
@@ -68,6 +78,51 @@ def plan_timeline(
     return Timeline(now_ms - span_ms, span_ms, events or DEFAULT_EVENTS, paced=False)
 
 
+class CampaignOptions(NamedTuple):
+    """The options that only ``--campaign`` takes (None: not given)."""
+
+    weeks: float | None
+    fairs: int | None
+    horizon_violations: int | None
+    order_horizon_s: int
+
+
+def plan_campaign(
+    now_ms: int,
+    events: int | None,
+    duration: float | None,
+    rate: float | None,
+    options: CampaignOptions,
+    *,
+    seed: int = 1,
+    envelope_size: int = 20,
+    invalid_rate: float = 0.002,
+) -> CampaignConfig:
+    """Resolve the options of ``simulate --campaign`` into a config, or raise UsageError."""
+    live_events = live_span_ms = 0
+    if duration is not None or rate is not None:
+        if duration is None or rate is None:
+            raise click.UsageError("--campaign goes live with both --rate and --duration")
+        live_events, live_span_ms = max(1, round(duration * rate)), round(duration * 1000)
+    try:
+        return CampaignConfig(
+            now_ms=now_ms,
+            weeks=DEFAULT_WEEKS if options.weeks is None else options.weeks,
+            events=events or DEFAULT_EVENTS,
+            fairs=options.fairs,
+            horizon_violations=(DEFAULT_HORIZON_VIOLATIONS if options.horizon_violations is None
+                                else options.horizon_violations),
+            order_horizon_ms=options.order_horizon_s * 1000,
+            live_events=live_events,
+            live_span_ms=live_span_ms,
+            seed=seed,
+            envelope_size=envelope_size,
+            invalid_rate=invalid_rate,
+        )
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
 @click.command("simulate")
 @click.option(
     "--catalog", "catalog_path", default=SAMPLE_CATALOG, show_default="the packaged sample",
@@ -105,6 +160,22 @@ def plan_timeline(
 )
 @click.option("--sessions", "n_sessions", type=click.IntRange(min=1),
               help="Simulate only the first N catalog sessions [all].")
+@click.option("--campaign", is_flag=True,
+              help="Play the catalog's fairs as a campaign over the last --weeks.")
+@click.option("--weeks", type=_POSITIVE,
+              help=f"Campaign: weeks before now the fairs are spread over [{DEFAULT_WEEKS:g}].")
+@click.option("--fairs", "n_fairs", type=click.IntRange(min=1),
+              help="Campaign: only the first N fairs of the catalog [all].")
+@click.option(
+    "--horizon-violations", type=click.IntRange(min=0),
+    help=("Campaign: status changes sent after their order's horizon "
+          f"[{DEFAULT_HORIZON_VIOLATIONS}]."),
+)
+@click.option(
+    "--order-horizon-s", envvar="OCOP_ORDER_HORIZON_S", show_envvar=True,
+    default=DEFAULT_ORDER_HORIZON_MS // 1000, show_default=True, type=click.IntRange(min=1),
+    help="Campaign: the worker's order horizon, for the violations and the truth.",
+)
 @click.option("--dry-run", is_flag=True, help="Generate and write --truth, send nothing.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def simulate(
@@ -122,19 +193,37 @@ def simulate(
     sessions_topic: str,
     invalid_rate: float,
     n_sessions: int | None,
+    campaign: bool,
+    weeks: float | None,
+    n_fairs: int | None,
+    horizon_violations: int | None,
+    order_horizon_s: int,
     dry_run: bool,
     quiet: bool,
 ) -> None:
-    """Simulate a livestream OCOP fair: views and orders of many sessions, into Kafka."""
+    """Simulate a livestream OCOP fair (or a campaign of them): views and orders of many
+    sessions, into Kafka."""
     try:
         catalog = load_catalog(catalog_path)
     except CatalogError as exc:
         raise click.BadParameter(str(exc), param_hint="--catalog") from None
+    options = CampaignOptions(weeks, n_fairs, horizon_violations, order_horizon_s)
+    target = KafkaTarget(bootstrap, views_topic, orders_topic, sessions_topic or None)
+    if campaign:
+        if backfill_minutes is not None or n_sessions is not None:
+            raise click.UsageError("--campaign plays whole fairs: no --backfill-minutes "
+                                   "or --sessions")
+        planned = plan_campaign(wall_ms(), events, duration, rate, options, seed=seed,
+                                envelope_size=envelope_size, invalid_rate=invalid_rate)
+        _run_campaign(catalog, planned, target, truth_path, dry_run=dry_run, quiet=quiet)
+        return
+    if (weeks, n_fairs, horizon_violations) != (None, None, None):
+        raise click.UsageError("--weeks, --fairs and --horizon-violations need --campaign")
     if n_sessions is not None and n_sessions > len(catalog.sessions):
         raise click.BadParameter(
             f"the catalog has only {len(catalog.sessions)} sessions", param_hint="--sessions"
         )
-    simulated = Catalog(catalog.sessions[:n_sessions])
+    simulated = catalog.with_sessions(catalog.sessions[:n_sessions])
     timeline = plan_timeline(
         wall_ms(), events, duration, rate, backfill_minutes
     )
@@ -155,10 +244,54 @@ def simulate(
         click.echo(f"ground truth written to {truth_path}", err=True)
     if dry_run:
         return
-    target = KafkaTarget(bootstrap, views_topic, orders_topic, sessions_topic or None)
     report = asyncio.run(send_fair(fair, target, paced=timeline.paced, progress=not quiet))
     click.echo(
         f"sent {report.messages} messages ({report.events} events, {report.value_bytes} bytes) "
         f"to {bootstrap} in {report.seconds:.2f}s",
+        err=True,
+    )
+
+
+def _run_campaign(catalog: Catalog, config: CampaignConfig, target: KafkaTarget,
+                  truth_path: Path | None, *, dry_run: bool, quiet: bool) -> None:
+    """Generate a campaign, write its truth (with the shifted catalog) and send it."""
+    began = time.perf_counter()
+    try:
+        with click.progressbar(length=config.events + config.live_events, label="generating",
+                               file=sys.stderr, hidden=quiet) as bar:
+            played = generate_campaign(catalog, config, progress=bar.update)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--catalog") from None
+    generated_s = time.perf_counter() - began
+    _describe(played, generated_s)
+    if truth_path is not None:
+        truth = compute_truth(played.messages, played.catalog, seed=config.seed,
+                              order_horizon_ms=config.order_horizon_ms)
+        truth["catalog"] = msgspec.to_builtins(played.catalog)
+        write_truth(truth, truth_path)
+        click.echo(f"ground truth written to {truth_path}", err=True)
+    if dry_run:
+        return
+    report = asyncio.run(send_fair(played, target, paced=config.live, progress=not quiet,
+                                   record_times=True))
+    click.echo(
+        f"sent {report.messages} messages ({report.events} events, {report.value_bytes} bytes) "
+        f"to {target.bootstrap} in {report.seconds:.2f}s",
+        err=True,
+    )
+
+
+def _describe(played: Campaign, generated_s: float) -> None:
+    """Say what was generated: fairs, their dates, events and violations."""
+    sessions = played.catalog.sessions
+    events = sum(len(m.events) or 1 for m in played.messages)
+    first = min((s.scheduled_start for s in sessions), key=rfc3339_ms)
+    last = max((s.scheduled_end for s in sessions), key=rfc3339_ms)
+    fairs = len(played.catalog.fairs) or 1
+    click.echo(
+        f"generated {events} events in {len(played.messages)} messages for {fairs} fairs and "
+        f"{len(sessions)} sessions, {first} to {last}, with "
+        f"{len(played.horizon_violations)} status changes past the order horizon, "
+        f"in {generated_s:.2f}s",
         err=True,
     )

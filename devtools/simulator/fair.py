@@ -5,17 +5,23 @@ reproducible and ``truth.py`` can compute its exact expected numbers. The fair h
 Zipf-skewed session popularity, a global viewer pool with churn, flash-sale spikes,
 order lifecycles delivered out of order or repeated, exact re-sends, late events and a
 share of deliberately invalid records, each sent alone so it is exactly one dead letter.
+
+With ``follow_schedules`` each session is live only within its catalog schedule, as on a
+real fair day: event times follow the summed pull of the sessions on schedule, and a
+session's audience leaves when its schedule ends. What falls due after the span (status
+changes, re-sends) is kept in ``Fair.later`` for a caller that goes on, such as a campaign.
 """
 
 from __future__ import annotations
 
 import heapq
 import random
-from bisect import bisect
-from dataclasses import dataclass
+from bisect import bisect, bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
-from itertools import accumulate
-from typing import Literal
+from itertools import accumulate, pairwise
+from typing import Literal, NamedTuple
 
 import msgspec
 
@@ -29,6 +35,17 @@ INVALID_REASONS: tuple[str, ...] = (
     "unknown_status", "unknown_kind", "future_ts", "past_ts", "key_mismatch",
 )
 _ORDER_REASONS = frozenset({"wrong_type", "negative_amount", "zero_quantity", "unknown_status"})
+# The worker's order horizon by default (OCOP_ORDER_HORIZON_S): status changes count for
+# a week after placement.
+DEFAULT_ORDER_HORIZON_MS = 7 * 86_400_000
+# The worker's dead-letter reason code for each kind of broken record (docs/design.md).
+DEAD_LETTER_REASONS: dict[str, str] = {
+    "malformed_json": "bad_json", "missing_field": "invalid_field",
+    "wrong_type": "invalid_field", "negative_amount": "invalid_field",
+    "zero_quantity": "invalid_field", "unknown_status": "invalid_field",
+    "unknown_kind": "invalid_field", "future_ts": "future_event", "past_ts": "too_late",
+    "key_mismatch": "key_mismatch",
+}
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ICT = timezone(timedelta(hours=7))
@@ -36,7 +53,7 @@ _SECOND = 1_000
 _MINUTE = 60 * _SECOND
 _DAY = 24 * 60 * _MINUTE
 # Platform feeds hand over a session's events in small batches at least every ~2 s.
-_FLUSH_AFTER_MS = 2 * _SECOND
+FLUSH_AFTER_MS = 2 * _SECOND
 _SWEEP_EVERY_MS = 250
 _P_LATE = 0.01  # share of fresh events whose ts lags 1-20 minutes (slow client upload)
 _P_RESEND = 0.01  # share of events re-sent verbatim later, like a producer retry
@@ -60,7 +77,7 @@ class Message:
         await producer.send(topic, m.value, key=m.key.encode())
 
     ``due_ms`` is the simulated time the record is handed over; a paced producer waits
-    for the wall clock to reach it.
+    for the wall clock to reach it, and a recorded feed uses it as the Kafka timestamp.
     """
 
     topic_kind: TopicKind
@@ -76,6 +93,12 @@ class FairConfig:
     """What to generate: ``events`` events with times spread over [start, start + span]::
 
     FairConfig(start_ms=now_ms - 3_600_000, span_ms=3_600_000, events=200_000, seed=7)
+
+    ``follow_schedules`` keeps each session within its catalog schedule. ``split_ms``
+    with ``events_before`` puts that many events before the split and the rest after it,
+    each part spread by activity (a backfilled morning, then a paced afternoon).
+    ``refund_delay_ms`` is how long after payment a refund comes, drawn uniformly, and
+    ``flush_after_ms`` how long a session's events wait at most for their envelope.
     """
 
     start_ms: int
@@ -84,13 +107,29 @@ class FairConfig:
     seed: int = 0
     envelope_size: int = 20
     invalid_rate: float = 0.002
+    follow_schedules: bool = False
+    split_ms: int | None = None
+    events_before: int = 0
+    refund_delay_ms: tuple[int, int] = (_MINUTE, 15 * _MINUTE)
+    flush_after_ms: int = FLUSH_AFTER_MS
 
     def __post_init__(self) -> None:
         """Reject settings that cannot describe a fair."""
         if self.events < 1 or self.span_ms < 0 or self.envelope_size < 1:
             raise ValueError("events and envelope_size must be >= 1 and span_ms >= 0")
+        if self.flush_after_ms < 0:
+            raise ValueError(f"flush_after_ms must be >= 0, not {self.flush_after_ms}")
         if not 0.0 <= self.invalid_rate <= 0.5:
             raise ValueError("invalid_rate must be within [0, 0.5]")
+        if self.split_ms is not None and not (
+            self.start_ms <= self.split_ms <= self.start_ms + self.span_ms
+            and 0 <= self.events_before <= self.events
+        ):
+            raise ValueError(f"split_ms {self.split_ms} must lie within the span and "
+                             f"events_before {self.events_before} within [0, events]")
+        low, high = self.refund_delay_ms
+        if not 0 <= low <= high:
+            raise ValueError(f"refund_delay_ms {self.refund_delay_ms} is not a range")
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,11 +138,27 @@ class Fair:
 
     fair = generate(catalog, FairConfig(start_ms=t0, span_ms=600_000, events=10_000))
     truth = compute_truth(fair.messages, fair.catalog, seed=fair.config.seed)
+
+    ``later`` holds what falls due after the span (status changes, re-sends), one event
+    per message in due order; it is not part of ``messages``.
     """
 
     config: FairConfig
     catalog: Catalog
     messages: list[Message]
+    later: list[Message] = field(default_factory=list)
+
+
+def new_event_id(rng: random.Random) -> str:
+    """A uuid4-shaped event id drawn from a seeded generator."""
+    # Formatted by hand: uuid.UUID costs a third of the whole generation time.
+    h = f"{rng.getrandbits(128):032x}"
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
+
+
+def rfc3339_ms(value: str) -> int:
+    """Epoch milliseconds of an RFC 3339 timestamp with an offset (as the catalog has)."""
+    return (datetime.fromisoformat(value) - _EPOCH) // timedelta(milliseconds=1)
 
 
 def format_ts(ms: int, style: int) -> str | int:
@@ -131,10 +186,61 @@ class _Live:
         self.seats: dict[int, int] = {}  # viewer index -> position in audience
 
 
+class _Part(NamedTuple):
+    """One part of a time map: its events, in order, spread over its active segments."""
+
+    first: int
+    steps: int
+    starts: list[int]
+    ends: list[int]
+    density: list[float]
+    mass_before: list[float]
+    mass: float
+
+
+class _TimeMap:
+    """Maps the k-th event to its time, spreading events by activity.
+
+    Activity at a moment is the summed pull of the sessions on schedule then, so a busy
+    hour gets more events and an hour without a session none. Each piece is
+    (first event, count, from, to): ``count`` events from ``first`` on fall within
+    [from, to], at a moment some session is on schedule (boundaries included).
+    """
+
+    def __init__(self, windows: list[tuple[int, int, float]],
+                 pieces: list[tuple[int, int, int, int]]) -> None:
+        self.firsts: list[int] = []
+        self.parts: list[_Part] = []
+        for first, count, low, high in pieces:
+            if count == 0:
+                continue
+            edges = sorted({low, high} | {t for s, e, _ in windows for t in (s, e)
+                                          if low < t < high})
+            segments = [(a, b, sum(w for s, e, w in windows if s <= a and e >= b))
+                        for a, b in pairwise(edges)]
+            active = [(a, b, d) for a, b, d in segments if d > 0]
+            if not active:
+                raise ValueError(f"no session is on schedule between {low} and {high} ms")
+            masses = [(b - a) * d for a, b, d in active]
+            self.firsts.append(first)
+            self.parts.append(_Part(
+                first, max(count - 1, 1), [a for a, _, _ in active], [b for _, b, _ in active],
+                [d for _, _, d in active], [0.0, *accumulate(masses)][:-1], sum(masses),
+            ))
+
+    def at(self, k: int) -> int:
+        """The time of the k-th event (k counts from 0 over all pieces)."""
+        part = self.parts[bisect_right(self.firsts, k) - 1]
+        mass = (k - part.first) * part.mass / part.steps
+        i = min(bisect_right(part.mass_before, mass) - 1, len(part.starts) - 1)
+        moment = part.starts[i] + int((mass - part.mass_before[i]) / part.density[i])
+        return min(moment, part.ends[i])
+
+
 class _Builder:
     """Runs the simulation loop; one instance per ``generate`` call."""
 
-    def __init__(self, catalog: Catalog, cfg: FairConfig) -> None:
+    def __init__(self, catalog: Catalog, cfg: FairConfig, viewers: Sequence[str] | None) -> None:
         if not catalog.sessions:
             raise ValueError("the catalog has no sessions to simulate")
         self.cfg = cfg
@@ -142,9 +248,15 @@ class _Builder:
         self.rng = random.Random(cfg.seed)  # noqa: S311
         rng = self.rng
         self.end_ms = cfg.start_ms + cfg.span_ms
-        # A global viewer pool, so one viewer may watch several sessions.
-        pool_size = max(100, cfg.events // 6)
-        self.pool = [f"v{i:06d}-{rng.getrandbits(24):06x}" for i in range(pool_size)]
+        # A global viewer pool, so one viewer may watch several sessions; a campaign
+        # passes one pool to all its fairs, so regulars come back.
+        if viewers is None:
+            pool_size = max(100, cfg.events // 6)
+            self.pool = [f"v{i:06d}-{rng.getrandbits(24):06x}" for i in range(pool_size)]
+        elif viewers:
+            self.pool = list(viewers)
+        else:
+            raise ValueError("the viewer pool is empty")
         ranks = list(range(len(catalog.sessions)))
         rng.shuffle(ranks)
         weights = [1.0 / (rank + 1) ** 1.1 for rank in ranks]
@@ -153,6 +265,26 @@ class _Builder:
             _Live(i, info, w, max(2, round(total_target * w / sum(weights))))
             for i, (info, w) in enumerate(zip(catalog.sessions, weights, strict=True))
         ]
+        # Where each session may have events: its schedule within the span, or the span.
+        self.windows: list[tuple[int, int] | None] = [
+            self._window(live.info) if cfg.follow_schedules else (cfg.start_ms, self.end_ms)
+            for live in self.live
+        ]
+        if all(window is None for window in self.windows):
+            raise ValueError(f"no session is scheduled between {cfg.start_ms} and "
+                             f"{self.end_ms} ms")
+        self.on = [not cfg.follow_schedules] * len(self.live)
+        opened = [(w[0], i) for i, w in enumerate(self.windows) if w is not None]
+        self.openings = sorted(opened) if cfg.follow_schedules else []
+        # Only a schedule that ends within the span ends its stream here.
+        self.closings = sorted(
+            (w[1], i) for i, w in enumerate(self.windows)
+            if cfg.follow_schedules and w is not None
+            and rfc3339_ms(self.live[i].info.scheduled_end) <= self.end_ms
+        )
+        self.timemap: _TimeMap | None = None
+        if cfg.follow_schedules or cfg.split_ms is not None:
+            self.timemap = self._timemap()
         self.cum: list[float] = []
         self._reweigh()
         self.flash_edges = self._plan_flash_sales()
@@ -161,34 +293,75 @@ class _Builder:
         self.buffers: list[list[Event]] = [[] for _ in range(2 * len(self.live))]
         self.first_due = [0] * len(self.buffers)
         self.next_sweep = cfg.start_ms
+        self.clock = cfg.start_ms  # following schedules: the newest moment handed over
         self.messages: list[Message] = []
+        self.later: list[Message] = []
         self.emitted = 0
         self.encode = msgspec.json.Encoder().encode
+
+    def _window(self, info: SessionInfo) -> tuple[int, int] | None:
+        """A session's schedule clipped to the span; None when they do not overlap."""
+        start = max(rfc3339_ms(info.scheduled_start), self.cfg.start_ms)
+        end = min(rfc3339_ms(info.scheduled_end), self.end_ms)
+        return (start, end) if start < end else None
+
+    def _timemap(self) -> _TimeMap:
+        """Spread the events by activity, in one piece or split before/after ``split_ms``."""
+        cfg = self.cfg
+        windows = [(w[0], w[1], live.base_weight if cfg.follow_schedules else 1.0)
+                   for live, w in zip(self.live, self.windows, strict=True) if w is not None]
+        if cfg.split_ms is None:
+            return _TimeMap(windows, [(0, cfg.events, cfg.start_ms, self.end_ms)])
+        before = cfg.events_before
+        return _TimeMap(windows, [(0, before, cfg.start_ms, cfg.split_ms),
+                                  (before, cfg.events - before, cfg.split_ms, self.end_ms)])
 
     def _plan_flash_sales(self) -> list[tuple[int, int, float]]:
         """Pick flash-sale windows: (time, session index, discount) edges, sorted."""
         rng, cfg = self.rng, self.cfg
-        length = max(cfg.span_ms // 25, 1)
         edges: list[tuple[int, int, float]] = []
-        for live in self.live:
+        for live, window in zip(self.live, self.windows, strict=True):
+            if window is None:
+                continue
+            # Within the session's own schedule when it has one, else within the span.
+            start, span = (window[0], window[1] - window[0]) if cfg.follow_schedules else (
+                cfg.start_ms, cfg.span_ms)
+            length = max(span // 25, 1)
             if rng.random() < 0.6:
-                begin = cfg.start_ms + rng.randrange(max(cfg.span_ms - length, 1))
+                begin = start + rng.randrange(max(span - length, 1))
                 discount = rng.choice((0.1, 0.15, 0.2, 0.25, 0.3))
                 edges += [(begin, live.index, discount), (begin + length, live.index, 0.0)]
         edges.sort()
         return edges
 
     def _reweigh(self) -> None:
-        """Recompute the session-choice table; a flash sale multiplies a session's pull."""
-        pulls = (s.base_weight * (_FLASH_PULL if s.discount else 1.0) for s in self.live)
+        """Recompute the session-choice table; a flash sale multiplies a session's pull.
+
+        A session off schedule has no pull, so it is never chosen.
+        """
+        pulls = (s.base_weight * (_FLASH_PULL if s.discount else 1.0) if self.on[s.index]
+                 else 0.0 for s in self.live)
         self.cum = list(accumulate(pulls))
+
+    def _pick(self) -> _Live:
+        """A session chosen by its pull."""
+        pick = bisect(self.cum, self.rng.random() * self.cum[-1])
+        return self.live[min(pick, len(self.live) - 1)]
 
     def run(self) -> list[Message]:
         """Emit exactly ``cfg.events`` events, one per loop step that emits."""
         cfg, rng = self.cfg, self.rng
         steps = max(1, cfg.events - 1)
+        timemap = self.timemap
         while self.emitted < cfg.events:
-            now = cfg.start_ms + self.emitted * cfg.span_ms // steps
+            if timemap is None:
+                now = cfg.start_ms + self.emitted * cfg.span_ms // steps
+            else:
+                now = timemap.at(self.emitted)
+            if cfg.follow_schedules:
+                self._drain(now)
+                if self.emitted >= cfg.events:
+                    break
             self._advance(now)
             if rng.random() < cfg.invalid_rate:
                 self._invalid(now)
@@ -196,41 +369,121 @@ class _Builder:
                 _, _, index, kind, event, resent = heapq.heappop(self.pending)
                 self._emit(index, kind, event, now, resend_ok=not resent)
             else:
-                pick = bisect(self.cum, rng.random() * self.cum[-1])
-                live = self.live[min(pick, len(self.live) - 1)]
+                live = self._pick()
                 if rng.random() < (_P_ORDER_FLASH if live.discount else _P_ORDER):
                     self._order(live, now)
                 else:
                     self._view(live, now)
-        for slot in range(len(self.buffers)):
+        slots: list[int] = list(range(len(self.buffers)))
+        if cfg.follow_schedules:
+            self.next_sweep = self.end_ms
+            self._advance(self.end_ms, closing_at_end=True)
+            # What is still buffered goes at the end, oldest first, like the rest.
+            slots = sorted(slots, key=lambda slot: self.first_due[slot])
+        for slot in slots:
             self._flush(slot, self.end_ms)
+        for due, _, index, kind, event, _ in sorted(self.pending):
+            topic: TopicKind = "orders" if kind == _ORDERS else "views"
+            sid = self.live[index].info.session_id
+            self.later.append(Message(topic, sid, self.encode(event), [event], None, due))
         return self.messages
 
-    def _advance(self, now: int) -> None:
-        """Start or stop flash sales due by ``now`` and flush buffers held too long."""
+    def _advance(self, now: int, *, closing_at_end: bool = False) -> None:
+        """Open and close sessions, start or stop flash sales due by ``now`` and flush
+        buffers held too long."""
         changed = False
+        while self.openings and self.openings[0][0] <= now:
+            self.on[self.openings.pop(0)[1]] = True
+            changed = True
         while self.flash_edges and self.flash_edges[0][0] <= now:
             _, index, discount = self.flash_edges.pop(0)
             self.live[index].discount = discount
             changed = True
-        if changed:
-            self._reweigh()
-        if now >= self.next_sweep:
+        if self.cfg.follow_schedules:
+            changed = self._hand_over(now, closing_at_end) or changed
+        elif now >= self.next_sweep:
             self.next_sweep = now + _SWEEP_EVERY_MS
             for slot, buffer in enumerate(self.buffers):
-                if buffer and self.first_due[slot] + _FLUSH_AFTER_MS <= now:
+                if buffer and self.first_due[slot] + self.cfg.flush_after_ms <= now:
                     self._flush(slot, now)
+        if changed:
+            self._reweigh()
 
-    def _event_ms(self, now: int) -> int:
-        """A fresh event's time: mostly now, sometimes 1-20 minutes late."""
+    def _hand_over(self, now: int, closing_at_end: bool) -> bool:
+        """Following schedules: close the streams and flush the buffers due by ``now``,
+        each at its own moment (never before the clock), oldest first; True if a session
+        closed.
+
+        Events are sparse then (seconds or minutes apart), and a buffer flushed only at the
+        next event would hold its events past those of the session's other buffer.
+        """
+        actions: list[tuple[int, int, int]] = []  # (moment, 0 = close / 1 = flush, index)
+        # A schedule ends after its last moment, so an event at the end still belongs.
+        while self.closings and (self.closings[0][0] < now
+                                 or (closing_at_end and self.closings[0][0] <= now)):
+            at, index = self.closings.pop(0)
+            actions.append((at, 0, index))
+        if now >= self.next_sweep:
+            self.next_sweep = now + _SWEEP_EVERY_MS
+            wait = self.cfg.flush_after_ms
+            actions += [(self.first_due[slot] + wait, 1, slot)
+                        for slot, buffer in enumerate(self.buffers)
+                        if buffer and self.first_due[slot] + wait <= now]
+        for at, what, index in sorted(actions):
+            self.clock = max(self.clock, at)
+            if what == 0:
+                self._close(self.live[index], self.clock)
+            else:
+                self._flush(index, self.clock)
+        self.clock = max(self.clock, now)
+        return any(what == 0 for _, what, _ in actions)
+
+    def _drain(self, now: int) -> None:
+        """Following schedules: deliver everything due by ``now``, each at its moment.
+
+        Events of a fair day are sparse, so handing over one due event per step would let
+        status changes pile up and trail their partition.
+        """
+        while self.pending and self.pending[0][0] <= now and self.emitted < self.cfg.events:
+            self._advance(self.pending[0][0])
+            _, _, index, kind, event, resent = heapq.heappop(self.pending)
+            self._emit(index, kind, event, self.clock, resend_ok=not resent)
+
+    def _event_ms(self, now: int, live: _Live) -> int:
+        """A fresh event's time: mostly now, sometimes 1-20 minutes late.
+
+        Following schedules, never before the session's schedule (or the span) opens.
+        """
         rng = self.rng
-        return now - rng.randint(_MINUTE, 20 * _MINUTE) if rng.random() < _P_LATE else now
+        if rng.random() >= _P_LATE:
+            return now
+        late = now - rng.randint(_MINUTE, 20 * _MINUTE)
+        window = self.windows[live.index]
+        return max(late, window[0]) if self.cfg.follow_schedules and window else late
 
     def _new_id(self) -> str:
         """A uuid4-shaped event id drawn from the seeded generator."""
-        # Formatted by hand: uuid.UUID costs a third of the whole generation time.
-        h = f"{self.rng.getrandbits(128):032x}"
-        return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
+        return new_event_id(self.rng)
+
+    def _close(self, live: _Live, at: int) -> None:
+        """The session's stream ended: everyone still watching leaves at ``at``."""
+        self.on[live.index] = False
+        slot = 2 * live.index + _VIEWS
+        sid = live.info.session_id
+        for viewer in live.audience:
+            event: Event = {
+                "event_id": self._new_id(), "session_id": sid, "viewer_id": self.pool[viewer],
+                "kind": "leave", "ts": format_ts(at, self.rng.randrange(3)),
+            }
+            if not self.buffers[slot]:
+                self.first_due[slot] = at
+            self.buffers[slot].append(event)
+            if len(self.buffers[slot]) >= self.cfg.envelope_size:
+                self._flush(slot, at)
+        live.audience.clear()
+        live.seats.clear()
+        self._flush(slot, at)
+        self._flush(slot + _ORDERS - _VIEWS, at)
 
     def _schedule(self, due: int, index: int, kind: int, event: Event, resent: bool) -> None:
         """Queue an event for delivery once the simulated clock reaches ``due``."""
@@ -289,7 +542,7 @@ class _Builder:
         event: Event = {
             "event_id": self._new_id(), "session_id": live.info.session_id,
             "viewer_id": self.pool[viewer], "kind": kind,
-            "ts": format_ts(self._event_ms(now), rng.randrange(3)),
+            "ts": format_ts(self._event_ms(now, live), rng.randrange(3)),
         }
         self._emit(live.index, _VIEWS, event, now)
 
@@ -306,7 +559,7 @@ class _Builder:
             "order_id": f"od-{rng.getrandbits(48):012x}", "session_id": live.info.session_id,
             "product_id": product.product_id, "quantity": quantity, "amount_vnd": quantity * unit,
         }
-        placed_ms = self._event_ms(now)
+        placed_ms = self._event_ms(now, live)
         # 80% get paid (5% of those refunded later), 8% are cancelled, the rest stay placed.
         plan: list[tuple[str, int]] = []
         roll = rng.random()
@@ -314,7 +567,7 @@ class _Builder:
             paid_ms = placed_ms + rng.randint(3 * _SECOND, 2 * _MINUTE)
             plan.append(("paid", paid_ms))
             if rng.random() < 0.05:
-                plan.append(("refunded", paid_ms + rng.randint(_MINUTE, 15 * _MINUTE)))
+                plan.append(("refunded", paid_ms + rng.randint(*self.cfg.refund_delay_ms)))
         elif roll < 0.88:
             plan.append(("cancelled", placed_ms + rng.randint(10 * _SECOND, 5 * _MINUTE)))
         placed: Event = {
@@ -345,7 +598,11 @@ class _Builder:
         """Emit one deliberately broken record as its own message."""
         rng = self.rng
         reason = rng.choice(INVALID_REASONS)
-        live = self.live[rng.randrange(len(self.live))]
+        # Following schedules, only a session on schedule sends anything.
+        if self.cfg.follow_schedules:
+            live = self._pick()
+        else:
+            live = self.live[rng.randrange(len(self.live))]
         sid = live.info.session_id
         orders = reason in _ORDER_REASONS or (reason != "unknown_kind" and rng.random() < 0.5)
         product = rng.choice(live.info.products)
@@ -387,6 +644,13 @@ class _Builder:
         self.emitted += 1
 
 
-def generate(catalog: Catalog, config: FairConfig) -> Fair:
-    """Generate a whole fair over every session of ``catalog``, deterministically."""
-    return Fair(config, catalog, _Builder(catalog, config).run())
+def generate(catalog: Catalog, config: FairConfig, *, viewers: Sequence[str] | None = None
+             ) -> Fair:
+    """Generate a whole fair over every session of ``catalog``, deterministically.
+
+    ``viewers`` is the pool of viewer ids to draw from (default: one drawn for this fair,
+    of ``max(100, events // 6)`` ids); the first ones are the most active.
+    """
+    builder = _Builder(catalog, config, viewers)
+    messages = builder.run()
+    return Fair(config, catalog, messages, builder.later)

@@ -3,7 +3,10 @@
 Keys are the session ids (UTF-8), so each session's messages land on one partition in
 generation order, and the idempotent producer keeps that order across retries. In paced
 mode each message waits for the wall clock to reach its ``due_ms``, so event times track
-the time of sending; unpaced mode sends as fast as the broker accepts.
+the time of sending; unpaced mode sends as fast as the broker accepts. A recorded feed (a
+campaign) sends each record with its ``due_ms`` as the Kafka timestamp
+(``record_times``), the moment the platform handed it over, so the worker's time rules
+judge it as they would have live, whenever it is sent.
 """
 
 from __future__ import annotations
@@ -13,12 +16,13 @@ import sys
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
+from typing import Protocol
 
 import click
 from aiokafka import AIOKafkaProducer
 
-from common.catalog import Catalog, encode_session
-from devtools.simulator.fair import Fair
+from common.catalog import Catalog, encode_fair, encode_session, fair_key
+from devtools.simulator.fair import Message
 
 # Deliveries are awaited in chunks: it bounds memory and surfaces a broker error early,
 # without the round trip per message that awaiting each send would cost.
@@ -39,6 +43,21 @@ class KafkaTarget:
     views_topic: str = "ocop.views"
     orders_topic: str = "ocop.orders"
     sessions_topic: str | None = "ocop.sessions"
+
+
+class Feed(Protocol):
+    """What ``send_fair`` sends: a catalog and messages in delivery order (a Fair, a
+    Campaign)."""
+
+    @property
+    def catalog(self) -> Catalog:
+        """The catalog published before the messages."""
+        ...
+
+    @property
+    def messages(self) -> list[Message]:
+        """The messages, in delivery order."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +89,13 @@ def new_producer(bootstrap: str) -> AIOKafkaProducer:
 
 
 async def publish_sessions(producer: AIOKafkaProducer, topic: str, catalog: Catalog) -> None:
-    """Publish each session's metadata to the compacted sessions topic, keyed by id."""
+    """Publish each fair (key ``fair:<fair_id>``) and each session's metadata (key = its
+    id) to the compacted catalog topic."""
     deliveries = [
+        await producer.send(topic, encode_fair(f), key=fair_key(f.fair_id).encode())
+        for f in catalog.fairs
+    ]
+    deliveries += [
         await producer.send(topic, encode_session(s), key=s.session_id.encode())
         for s in catalog.sessions
     ]
@@ -86,9 +110,14 @@ async def _pace(due_ms: int) -> None:
 
 
 async def send_fair(
-    fair: Fair, target: KafkaTarget, *, paced: bool, progress: bool = True
+    fair: Feed, target: KafkaTarget, *, paced: bool, progress: bool = True,
+    record_times: bool = False,
 ) -> SendReport:
-    """Send the catalog (unless disabled) and every message of ``fair``; wait for acks."""
+    """Send the catalog (unless disabled) and every message of ``fair``; wait for acks.
+
+    With ``record_times`` each record's Kafka timestamp is its message's ``due_ms``
+    instead of the time of sending.
+    """
     producer = new_producer(target.bootstrap)
     started = time.monotonic()
     await producer.start()
@@ -109,9 +138,10 @@ async def send_fair(
                 if paced:
                     await _pace(message.due_ms)
                 topic = target.views_topic if message.topic_kind == "views" else target.orders_topic
-                pending.append(
-                    await producer.send(topic, message.value, key=message.key.encode())
-                )
+                stamp = message.due_ms if record_times else None
+                pending.append(await producer.send(
+                    topic, message.value, key=message.key.encode(), timestamp_ms=stamp
+                ))
                 sent_bytes += len(message.value)
                 if len(pending) >= _IN_FLIGHT:
                     await asyncio.gather(*pending)

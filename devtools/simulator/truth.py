@@ -12,20 +12,33 @@ dead letter without re-deriving why (some reasons, such as a far-future timestam
 depend on the wall clock at consumption time). Every other message must hold only
 valid events; if one does not, ``compute_truth`` raises ``ValueError``, because the
 expected numbers would otherwise be ambiguous.
+
+One time rule is the model's own, because the generator keeps every event within the
+others: the order horizon. An accepted status change of a known order (one with an
+earlier accepted event) later than that order's anchor (its earliest accepted event) plus
+``order_horizon_ms`` is a dead letter ``order_horizon``, changes nothing and is not
+remembered, so a verbatim re-send of it is another one.
+
+Besides the run's totals the truth holds each fair's totals and leaderboards, each
+Asia/Ho_Chi_Minh day's counts, the campaign's headline figures and the dead letters by
+reason code, in the shapes the APIs return (provinces grouped as ``province_now`` names
+them).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from common.catalog import Catalog
-from devtools.simulator.fair import Message
+from common.catalog import IMPLICIT_FAIR_ID, Catalog
+from common.provinces import province_now
+from devtools.simulator.fair import DEAD_LETTER_REASONS, DEFAULT_ORDER_HORIZON_MS, Message
 
 Truth = dict[str, Any]
 
@@ -94,11 +107,22 @@ def _minute(ms: int) -> str:
     return str(ms - ms % _MINUTE_MS)
 
 
+def _ranked(rows: Iterable[dict[str, Any]], by: str, key: str) -> list[dict[str, Any]]:
+    """The rows with a positive ``by``, highest first, ties broken by ``key`` (as the APIs)."""
+    return sorted((r for r in rows if r[by] > 0), key=lambda r: (-r[by], r[key]))
+
+
 class _Tally:
     """Accumulates one run; ``add`` each message in delivery order, then ``result``."""
 
-    def __init__(self, catalog: Catalog) -> None:
+    def __init__(self, catalog: Catalog, order_horizon_ms: int) -> None:
         self.catalog = catalog.by_id()
+        self.horizon = order_horizon_ms
+        self.fair_of = {s.session_id: s.fair_id or IMPLICIT_FAIR_ID for s in catalog.sessions}
+        # The catalog's fairs in its order, then any its sessions name that it lacks.
+        self.fair_ids = list(dict.fromkeys([*(f.fair_id for f in catalog.fairs),
+                                            *self.fair_of.values()]))
+        self.fair_days: dict[str, dict[str, dict[str, int]]] = {f: {} for f in self.fair_ids}
         self.sessions: dict[str, dict[str, Any]] = {}
         self.products: dict[str, dict[str, int]] = {}
         self.provinces: dict[str, dict[str, int]] = {}
@@ -107,7 +131,8 @@ class _Tally:
                 "views": 0, "unique_viewers": 0, "viewers_now": 0, "peak_viewers": 0,
                 "peak_at": None, "orders": 0, "units": 0, "gmv_vnd": 0,
                 "products": {p.product_id: {"units": 0, "gmv_vnd": 0} for p in info.products},
-                "minutes": {},
+                "minutes": {}, "fair_id": self.fair_of[sid], "counted_events": 0,
+                "last_at": None,
             }
             for product in info.products:
                 self.products[product.product_id] = {"units": 0, "gmv_vnd": 0}
@@ -118,9 +143,11 @@ class _Tally:
         self.viewers: dict[str, set[str]] = {sid: set() for sid in self.catalog}
         self.net = dict.fromkeys(self.catalog, 0)
         self.orders: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self.anchors: dict[tuple[str, str], int] = {}
         self.counts = dict.fromkeys(
             ("messages", "events", "dead_letters", "accepted_events", "duplicates"), 0
         )
+        self.reasons: Counter[str] = Counter()
 
     def add(self, message: Message) -> None:
         """Count one message: a dead letter, or each of its events in order."""
@@ -128,6 +155,9 @@ class _Tally:
         if message.invalid_reason is not None:
             self.counts["events"] += 1
             self.counts["dead_letters"] += 1
+            # A label the generator does not know is taken as the reason code itself.
+            label = message.invalid_reason
+            self.reasons[DEAD_LETTER_REASONS.get(label, label)] += 1
             return
         decoded = json.loads(message.value)
         batch = decoded if isinstance(decoded, list) else [decoded]
@@ -142,13 +172,24 @@ class _Tally:
             if event["event_id"] in seen:
                 self.counts["duplicates"] += 1
                 continue
+            ts = ts_to_ms(event["ts"])
+            key = (event["session_id"], event.get("order_id", ""))
+            if message.topic_kind == "orders":
+                anchor = self.anchors.get(key)
+                if anchor is not None and ts > anchor + self.horizon:
+                    self.counts["dead_letters"] += 1
+                    self.reasons["order_horizon"] += 1
+                    continue
+                self.anchors[key] = ts if anchor is None else min(anchor, ts)
             seen.add(event["event_id"])
             self.counts["accepted_events"] += 1
+            row = self.sessions[message.key]
+            row["counted_events"] += 1
+            row["last_at"] = ts if row["last_at"] is None else max(row["last_at"], ts)
             if message.topic_kind == "views":
                 self._view(event)
             else:
                 # An order's fate depends on all its events, so it is settled at the end.
-                key = (event["session_id"], event["order_id"])
                 self.orders.setdefault(key, []).append(event)
 
     def _view(self, event: dict[str, Any]) -> None:
@@ -161,7 +202,7 @@ class _Tally:
             self.viewers[sid].add(event["viewer_id"])
             for table, key in (
                 (row["minutes"], _minute(ts)), (self.minutes, _minute(ts)),
-                (self.days, local_day(ts)),
+                (self.days, local_day(ts)), (self.fair_days[row["fair_id"]], local_day(ts)),
             ):
                 _bucket(table, key)["views"] += 1
         else:
@@ -182,6 +223,7 @@ class _Tally:
         for target in (
             row, _bucket(row["minutes"], _minute(ts)), _bucket(self.minutes, _minute(ts)),
             _bucket(self.days, local_day(ts)),
+            _bucket(self.fair_days[row["fair_id"]], local_day(ts)),
         ):
             target["orders"] += 1
             target["units"] += units
@@ -195,28 +237,73 @@ class _Tally:
         province["orders"] += 1
         province["gmv_vnd"] += gmv
 
+    def _totals(self, sids: list[str]) -> dict[str, int]:
+        """The board's totals over some sessions; unique viewers exact."""
+        names = ("views", "viewers_now", "orders", "units", "gmv_vnd")
+        totals = {name: sum(self.sessions[sid][name] for sid in sids) for name in names}
+        totals["unique_viewers"] = len(set().union(*(self.viewers[sid] for sid in sids)))
+        return totals
+
+    def _fair(self, fair_id: str) -> dict[str, Any]:
+        """One fair's totals, days and leaderboards, over its sessions."""
+        sids = sorted(sid for sid, fid in self.fair_of.items() if fid == fair_id)
+        entries = []
+        products: dict[str, dict[str, Any]] = {}
+        provinces: dict[str, dict[str, Any]] = {}
+        for sid in sids:
+            info, row = self.catalog[sid], self.sessions[sid]
+            entries.append({
+                "session_id": sid, "title": info.title, "host": info.host, "shop": info.shop,
+                "province": info.province, "gmv_vnd": row["gmv_vnd"], "orders": row["orders"],
+                "viewers_now": row["viewers_now"],
+            })
+            for product in info.products:
+                entry = products.setdefault(product.product_id, {
+                    "product_id": product.product_id, "name": product.name,
+                    "stars": product.stars, "units": 0, "gmv_vnd": 0,
+                })
+                entry["units"] += row["products"][product.product_id]["units"]
+                entry["gmv_vnd"] += row["products"][product.product_id]["gmv_vnd"]
+            name = province_now(info.province)
+            province = provinces.setdefault(name, {"province": name, "gmv_vnd": 0, "orders": 0})
+            province["gmv_vnd"] += row["gmv_vnd"]
+            province["orders"] += row["orders"]
+        return {
+            "sessions": sids, "totals": self._totals(sids), "days": self.fair_days[fair_id],
+            "top_sessions_gmv": _ranked(entries, "gmv_vnd", "session_id"),
+            "top_sessions_viewers": _ranked(entries, "viewers_now", "session_id"),
+            "top_products": _ranked(products.values(), "units", "product_id"),
+            "top_products_gmv": _ranked(products.values(), "gmv_vnd", "product_id"),
+            "top_provinces": _ranked(provinces.values(), "gmv_vnd", "province"),
+        }
+
     def result(self, seed: int) -> Truth:
         """Settle all orders and assemble the ground-truth document."""
         for (sid, order_id), events in self.orders.items():
             self._settle(sid, order_id, events)
-        rows = self.sessions.values()
-        everyone: set[str] = set()
         for sid, row in self.sessions.items():
             row["unique_viewers"] = len(self.viewers[sid])
-            everyone |= self.viewers[sid]
-        names = ("views", "viewers_now", "orders", "units", "gmv_vnd")
-        totals = {name: sum(r[name] for r in rows) for name in names}
-        totals["unique_viewers"] = len(everyone)
+        totals = self._totals(list(self.sessions))
+        counted = [sid for sid, row in self.sessions.items() if row["counted_events"] > 0]
+        campaign = {
+            "sessions": len(counted),
+            "provinces": len({province_now(self.catalog[sid].province) for sid in counted}),
+            "fairs": len({self.fair_of[sid] for sid in counted}),
+            **{name: totals[name] for name in ("views", "orders", "gmv_vnd", "unique_viewers")},
+        }
         return {
-            "seed": seed, **self.counts, "totals": totals, "sessions": self.sessions,
-            "minutes": self.minutes, "days": self.days, "products": self.products,
-            "provinces": self.provinces,
+            "seed": seed, **self.counts, "order_horizon_ms": self.horizon, "totals": totals,
+            "sessions": self.sessions, "minutes": self.minutes, "days": self.days,
+            "products": self.products, "provinces": self.provinces,
+            "fairs": {fid: self._fair(fid) for fid in self.fair_ids}, "campaign": campaign,
+            "dead_letter_reasons": dict(sorted(self.reasons.items())),
         }
 
 
-def compute_truth(messages: Iterable[Message], catalog: Catalog, *, seed: int) -> Truth:
+def compute_truth(messages: Iterable[Message], catalog: Catalog, *, seed: int,
+                  order_horizon_ms: int = DEFAULT_ORDER_HORIZON_MS) -> Truth:
     """Compute the ground truth of a run from its messages, in delivery order."""
-    tally = _Tally(catalog)
+    tally = _Tally(catalog, order_horizon_ms)
     for message in messages:
         tally.add(message)
     return tally.result(seed)

@@ -20,6 +20,7 @@ from devtools.simulator.fair import (
     Message,
     format_ts,
     generate,
+    rfc3339_ms,
 )
 from devtools.simulator.truth import compute_truth, ts_to_ms
 
@@ -174,7 +175,7 @@ def test_status_changes_arrive_out_of_order_and_repeated(fair: Fair) -> None:
 
 def test_popularity_is_skewed_and_flash_sales_spike(fair: Fair) -> None:
     per_session = Counter(m.key for m in valid(fair) for _ in m.events)
-    assert len(per_session) == 40
+    assert len(per_session) == len(fair.catalog.sessions)
     ranked = per_session.most_common()
     assert ranked[0][1] > 10 * ranked[-1][1]
     joins: dict[str, Counter[int]] = defaultdict(Counter)
@@ -243,7 +244,9 @@ def test_only_the_simulated_sessions_appear(catalog: Catalog) -> None:
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"events": 0}, {"span_ms": -1}, {"envelope_size": 0}, {"invalid_rate": 0.9}],
+    [{"events": 0}, {"span_ms": -1}, {"envelope_size": 0}, {"invalid_rate": 0.9},
+     {"split_ms": START - 1}, {"split_ms": START, "events_before": 10**9},
+     {"refund_delay_ms": (2, 1)}, {"flush_after_ms": -1}],
 )
 def test_config_rejects_nonsense(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
@@ -284,3 +287,65 @@ def test_any_config_yields_a_consistent_fair(
 def test_two_hundred_thousand_events_are_all_generated(catalog: Catalog) -> None:
     big = generate(catalog, FairConfig(START, HOUR, events=200_000, seed=11))
     assert sum(len(m.events) or 1 for m in big.messages) == 200_000
+
+
+def test_later_holds_what_falls_due_after_the_span(fair: Fair) -> None:
+    assert fair.later
+    dues = [m.due_ms for m in fair.later]
+    assert dues == sorted(dues) and dues[-1] > START + HOUR
+    assert all(len(m.events) == 1 and json.loads(m.value) == m.events[0] for m in fair.later)
+    statuses = Counter(e["status"] for m in fair.later for e in m.events if "status" in e)
+    assert statuses["refunded"] > 0
+
+
+@pytest.fixture(scope="module")
+def day(catalog: Catalog) -> Fair:
+    """One fair day of the sample's last fair, every session on its own schedule."""
+    last = catalog.fairs[-1]
+    start = rfc3339_ms(last.start)
+    span = rfc3339_ms(last.end) - start
+    config = FairConfig(start, span, events=20_000, seed=4, follow_schedules=True,
+                        refund_delay_ms=(DAY, 2 * DAY))
+    return generate(catalog.for_fair(last.fair_id), config, viewers=[f"w{i}" for i in range(900)])
+
+
+def test_following_schedules_keeps_each_session_on_its_schedule(day: Fair) -> None:
+    schedules = {s.session_id: (rfc3339_ms(s.scheduled_start), rfc3339_ms(s.scheduled_end))
+                 for s in day.catalog.sessions}
+    net: Counter[str] = Counter()
+    seen: set[str] = set()
+    for m in valid(day):
+        for e in m.events:
+            if m.topic_kind == "views" or e["status"] == "placed":
+                start, end = schedules[m.key]
+                assert start <= ts_to_ms(e["ts"]) <= end, (m.key, e)
+            if m.topic_kind == "views" and e["event_id"] not in seen:
+                seen.add(str(e["event_id"]))
+                net[m.key] += 1 if e["kind"] == "join" else -1
+    # Every stream ended within the day and its audience left with it.
+    assert len(net) == len(schedules) and set(net.values()) == {0}
+    assert {e["viewer_id"] for m in valid(day) if m.topic_kind == "views" for e in m.events} <= {
+        f"w{i}" for i in range(900)}
+
+
+def test_refunds_follow_the_configured_delay(day: Fair) -> None:
+    placed: dict[str, int] = {}
+    refunds = []
+    for m in [*valid(day), *day.later]:
+        for e in m.events:
+            if m.topic_kind == "orders" and e["status"] == "placed":
+                placed.setdefault(str(e["order_id"]), ts_to_ms(e["ts"]))
+            elif m.topic_kind == "orders" and e["status"] == "refunded":
+                refunds.append(ts_to_ms(e["ts"]) - placed[str(e["order_id"])])
+    assert refunds and all(DAY <= d <= 2 * DAY + 2 * MINUTE for d in refunds)
+    assert not any(e.get("status") == "refunded" for m in valid(day) for e in m.events)
+
+
+def test_a_split_puts_events_before_and_after_it(catalog: Catalog) -> None:
+    split = START + HOUR
+    config = FairConfig(START, 2 * HOUR, events=5_000, seed=3, split_ms=split,
+                        events_before=1_000, invalid_rate=0)
+    fair = generate(Catalog(catalog.sessions[:5]), config)
+    before = sum(len(m.events) for m in fair.messages if m.due_ms < split)
+    assert 950 <= before <= 1_050
+    assert fair.messages[-1].due_ms == START + 2 * HOUR
