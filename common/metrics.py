@@ -1,7 +1,7 @@
 """Every Prometheus metric of every process, declared in one place.
 
-Labels are few and bounded (topic, partition, reason, page, route): never a session,
-viewer or order id. Hot paths call ``inc(n)``/``observe`` once per batch, not per event.
+Labels are few and bounded (topic, partition, reason, page, route, a live fair): never
+a session, viewer or order id. Hot paths call ``inc(n)``/``observe`` once per batch, not per event.
 """
 
 from __future__ import annotations
@@ -66,7 +66,8 @@ FENCE_REJECTIONS = Counter(
 REDIS_ERRORS = Counter(
     "ocop_redis_errors_total", "Redis calls that failed (and were retried).", ["role"]
 )
-CATALOG_UPDATES = Counter("ocop_catalog_updates_total", "Session catalog records applied.")
+CATALOG_UPDATES = Counter("ocop_catalog_updates_total",
+                          "Catalog records (sessions and fairs) applied.")
 OFFSET_GAPS = Counter(
     "ocop_offset_gaps_total",
     "Offset gaps in an input partition found real after reading it again (no records there).",
@@ -132,3 +133,13 @@ HTTP_REQUESTS = Counter(
     "ocop_http_requests_total", "HTTP requests answered, per route and status.",
     ["route", "status"],
 )
+# The live fair's totals, labelled by fair id. Only fairs live now carry the label (the
+# web process removes a fair's series when it stops being live), so it stays bounded.
+FAIR_GMV = Gauge("ocop_fair_gmv_vnd", "Revenue of a fair live now, in VND.", ["fair"])
+FAIR_VIEWS = Gauge("ocop_fair_views", "Views of a fair live now.", ["fair"])
+FAIR_ORDERS = Gauge("ocop_fair_orders", "Orders counting for a fair live now.", ["fair"])
+FAIR_VIEWERS_NOW = Gauge(
+    "ocop_fair_viewers_now", "Viewers watching a fair live now, summed over its sessions.",
+    ["fair"],
+)
+FAIR_GAUGES = (FAIR_GMV, FAIR_VIEWS, FAIR_ORDERS, FAIR_VIEWERS_NOW)

@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     web_max_host_connections: int = Field(default=200, ge=1)
     web_max_connections_per_address: int = Field(default=50, ge=1)
     web_screen_stale_s: float = Field(default=15.0, gt=0)
+    # "Live now" takes in a session that counted an event this recently, whatever its
+    # schedule says (sessions start early and overrun).
+    live_grace_s: int = Field(default=300, ge=0)
 
     token_secret: SecretStr = SecretStr("")
     # The secret before the last rotation: still accepted when checking a host token, never

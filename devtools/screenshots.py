@@ -1,12 +1,17 @@
 """Screenshots of the venue board and a host page, from the current code and real Redis.
 
-The sample fair (``devtools.sample``) is counted into a throwaway key prefix, a web process
-runs in this process, and Debian's Chromium (driven by Playwright) takes the pictures.
-The last slice of the fair is counted after the pages are open, so they show live
-changes (count-up, rank arrows) rather than a cold start. Needs only Redis::
+The sample catalog's last fair is moved so that now is mid-day there (sessions ended,
+live and next up), its sessions' day so far is counted through the sample feed
+(``devtools.sample``) into a throwaway key prefix, a web process runs in this process,
+and Debian's Chromium (driven by Playwright) takes the pictures. The last slice of the
+fair is counted after the pages are open, so they show live changes (count-up, rank
+arrows) rather than a cold start. The report's picture is the first page of a
+campaign report (``ocop-live report --campaign``) over the whole sample campaign played
+across six months, counted into another throwaway prefix. Needs only Redis::
 
     ocop-live stack up && eval "$(ocop-live stack env)"
-    python -m devtools.screenshots   # docs/screenshots/board-vi.png, board-en.png, host-vi.png
+    python -m devtools.screenshots   # docs/screenshots/board-vi.png, board-en.png,
+                                     # host-vi.png, report-vi.png
     python -m devtools.screenshots --out /tmp/shots
 """
 
@@ -16,18 +21,25 @@ import argparse
 import asyncio
 import secrets
 import sys
+import tempfile
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from playwright.async_api import Browser, Page, async_playwright
 from pydantic import SecretStr
 from redis.asyncio import Redis
 
+from common.catalog import SAMPLE_CATALOG, Catalog, load_catalog
 from common.clock import wall_ms
 from common.settings import Settings, load_settings
 from common.tokens import HostTokens
-from devtools.sample import SampleFeed, sample_fair
+from devtools.sample import SAMPLE_SEED, SampleFeed
+from devtools.simulator.campaign import CampaignConfig, generate_campaign
+from devtools.simulator.fair import Fair, FairConfig, generate
 from devtools.stack.ports import pick_free_ports
+from reports.writer import gather, write_page
 from store.keys import Keys
 from web.server import WebApp
 
@@ -42,6 +54,47 @@ DEFAULT_OUT = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 SETTLE_MS = 2500
 LIVE_SHARE = 0.12  # the slice of the fair counted while the pages are open
 LIVE_STEPS = 6
+SHOWN_FAIR = "cg-2023-11-25"  # Cần Giờ, the campaign's latest venue
+# Now, in the pictures: 12:30 to 13:00 on the fair's day (it opens at 08:00).
+SHOWN_INTO_MS = 270 * 60_000
+SHOWN_EVENTS = 40_000
+# Moved by whole half hours, so the schedule reads like one (09:30 to 12:30).
+_HALF_HOUR_MS = 30 * 60_000
+# The report's campaign: the news item's six months, and an A4 page at 96 px per inch.
+REPORT_WEEKS = 26
+REPORT_EVENTS = 150_000
+A4_VIEWPORT = {"width": 794, "height": 1123}
+
+
+def _moved(text: str, shift_ms: int) -> str:
+    moment = datetime.fromisoformat(text) + timedelta(milliseconds=shift_ms)
+    return moment.isoformat()
+
+
+def live_fair(catalog: Catalog, fair_id: str, *, now_ms: int, into_ms: int) -> Catalog:
+    """Fair ``fair_id`` and its sessions, moved by whole half hours so that ``now_ms``
+    falls ``into_ms`` to ``into_ms`` + 30 minutes after the fair's start; the schedule
+    keeps its shape."""
+    shown = catalog.for_fair(fair_id)
+    fair = shown.fairs[0]
+    start_ms = int(datetime.fromisoformat(fair.start).timestamp() * 1000)
+    shift = (now_ms - into_ms - start_ms) // _HALF_HOUR_MS * _HALF_HOUR_MS
+    fairs = [msgspec.structs.replace(fair, start=_moved(fair.start, shift),
+                                     end=_moved(fair.end, shift))]
+    sessions = [msgspec.structs.replace(s, scheduled_start=_moved(s.scheduled_start, shift),
+                                        scheduled_end=_moved(s.scheduled_end, shift))
+                for s in shown.sessions]
+    return Catalog(sessions=sessions, fairs=fairs)
+
+
+def shown_fair(*, now_ms: int) -> Fair:
+    """The fair of the pictures: its day so far, each session within its schedule."""
+    catalog = live_fair(load_catalog(SAMPLE_CATALOG), SHOWN_FAIR, now_ms=now_ms,
+                        into_ms=SHOWN_INTO_MS)
+    start_ms = int(datetime.fromisoformat(catalog.fairs[0].start).timestamp() * 1000)
+    return generate(catalog, FairConfig(start_ms=start_ms, span_ms=now_ms - start_ms,
+                                        events=SHOWN_EVENTS, seed=SAMPLE_SEED,
+                                        follow_schedules=True))
 
 
 async def launch(playwright: Any) -> Browser:
@@ -69,7 +122,7 @@ async def take(settings: Settings, out: Path) -> list[Path]:
     keys = Keys(settings.key_prefix)
     redis = Redis.from_url(settings.redis_url, decode_responses=True)
     now_ms = wall_ms()
-    fair = sample_fair(now_ms=now_ms)
+    fair = shown_fair(now_ms=now_ms)
     split = int(len(fair.messages) * (1 - LIVE_SHARE))
     feed = SampleFeed(redis, keys=keys, shards=settings.partitions)
     written: list[Path] = []
@@ -110,10 +163,47 @@ async def take(settings: Settings, out: Path) -> list[Path]:
                 written.append(path)
             await browser.close()
     finally:
-        async for key in redis.scan_iter(match=keys.everything(), count=1000):
-            await redis.delete(key)
-        await redis.aclose()
+        await _forget(redis, keys)
     return written
+
+
+async def take_report(settings: Settings, out: Path) -> Path:
+    """Write ``report-vi.png``: the first page of the campaign's report."""
+    out.mkdir(parents=True, exist_ok=True)
+    settings = settings.model_copy(update={"key_prefix": f"shots{secrets.token_hex(5)}"})
+    keys = Keys(settings.key_prefix)
+    redis = Redis.from_url(settings.redis_url, decode_responses=True)
+    now_ms = wall_ms()
+    played = generate_campaign(load_catalog(SAMPLE_CATALOG), CampaignConfig(
+        now_ms=now_ms, weeks=REPORT_WEEKS, events=REPORT_EVENTS, seed=SAMPLE_SEED))
+    feed = SampleFeed(redis, keys=keys, shards=settings.partitions)
+    path = out / "report-vi.png"
+    try:
+        await feed.load_catalog(played.catalog)
+        # A recorded feed: each slice is judged at its own handover time, as a worker
+        # judges records by their Kafka timestamps.
+        for first in range(0, len(played.messages), feed.batch):
+            chunk = played.messages[first:first + feed.batch]
+            await feed.apply(chunk, now_ms=max(m.due_ms for m in chunk))
+        gathered = await gather(settings, now_ms=now_ms, campaign=True)
+        with tempfile.TemporaryDirectory(prefix="ocop-report-") as folder:
+            html, _ = write_page(gathered, Path(folder))
+            async with async_playwright() as playwright:
+                browser = await launch(playwright)
+                page = await browser.new_page(viewport=A4_VIEWPORT)  # type: ignore[arg-type]
+                await page.goto(html.as_uri())
+                await page.screenshot(path=str(path))
+                await browser.close()
+    finally:
+        await _forget(redis, keys)
+    return path
+
+
+async def _forget(redis: Redis, keys: Keys) -> None:
+    """Delete the throwaway prefix and close the client."""
+    async for key in redis.scan_iter(match=keys.everything(), count=1000):
+        await redis.delete(key)
+    await redis.aclose()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -122,7 +212,9 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for the PNGs")
     args = parser.parse_args(argv)
-    for path in asyncio.run(take(load_settings(), args.out)):
+    settings = load_settings()
+    for path in [*asyncio.run(take(settings, args.out)),
+                 asyncio.run(take_report(settings, args.out))]:
         print(path)
     return 0
 

@@ -10,6 +10,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 from redis.asyncio import Redis
 
+from common.catalog import SAMPLE_CATALOG, Catalog, load_catalog
 from common.settings import Settings
 from store.keys import Keys
 from tests.conftest import seconds
@@ -19,6 +20,14 @@ from web.reader import StoreReader
 COUNTS = ("views", "orders", "units", "gmv_vnd")
 EXACT = (*COUNTS, "viewers_now")
 HLL_TOLERANCE = 0.025  # three standard errors of Redis' HyperLogLog (0.81 %)
+# The sample campaign's last fair. Its catalog alone makes the board (which shows one
+# fair) cover everything a single-fair test counts.
+SAMPLE_FAIR = "cg-2023-11-25"
+
+
+def sample_fair_catalog() -> Catalog:
+    """The sample campaign's Cần Giờ fair and its 40 sessions."""
+    return load_catalog(SAMPLE_CATALOG).for_fair(SAMPLE_FAIR)
 
 
 def hll_close(actual: int, expected: int) -> bool:

@@ -8,8 +8,9 @@ Protocol, every message JSON with a ``type``:
 - a refusal closes the socket before any data is sent: 4401 (token missing, invalid or
   expired), 4403 (another session's token), 4404 (unknown session), 1008 (no or
   malformed auth message); the close reason names the problem;
-- server → page: ``session`` (``build_session``'s payload) when it changed, at most
-  every ``push_interval_s``, else ``heartbeat`` every ``heartbeat_s``.
+- server → page: ``session`` (``build_session``'s payload, ranked within the session's
+  fair) when it changed, at most every ``push_interval_s``, else ``heartbeat`` every
+  ``heartbeat_s``.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from web.cadence import tick_paced
 from web.fanout import Fanout
 from web.hub import disconnect_reason, encode
 from web.payload import Json, build_session
-from web.reader import StoreReader
+from web.reader import SessionRows, StoreReader
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +134,7 @@ class HostHub:
             if not rows.found and rows.catalog is None:
                 await self._refuse(connection, CLOSE_UNKNOWN, "unknown_session")
                 return
-            self._send([screen], [connection], build_session(rows))
+            self._send([screen], [connection], self._payload(rows))
             self.screens[connection] = screen
             metrics.WS_CLIENTS.labels("host").set(len(self.screens))
             async for _ in connection:
@@ -146,6 +147,9 @@ class HostHub:
                 reason = disconnect_reason(connection, self.fanout)
                 if reason is not None:
                     metrics.WS_DISCONNECTS.labels("host", reason).inc()
+
+    def _payload(self, rows: SessionRows) -> Json:
+        return build_session(rows, title=self.settings.fair_title, place=self.settings.fair_place)
 
     def _send(self, screens: list[HostScreen], connections: list[ServerConnection],
               payload: Json) -> None:
@@ -197,7 +201,7 @@ class HostHub:
         due_beats = []
         for session_id, watchers in by_session.items():
             # One payload (and one encoded frame) per session, whatever its watchers.
-            payload = build_session(rows[session_id])
+            payload = self._payload(rows[session_id])
             body = _body(payload)
             stale = [(c, s) for c, s in watchers if s.last != body]
             if stale:

@@ -10,15 +10,16 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
-from store.fields import COUNT_FIELDS, GMV, session_field
+from store.fields import COUNT_FIELDS, GMV, LAST_AT, VIEWERS_NOW, session_field
 from store.keys import Keys
 from store.windows import local_day, window_minutes
+from web.scopes import Directory, Fair
 
 Hash = dict[str, str]
-Fields = dict[str, str | None]
-Scores = list[tuple[str, float]]
 
 SERIES_MINUTES = 60
+# What the fairs list and the campaign need of a session outside the boards being built.
+SCALAR_FIELDS = (*COUNT_FIELDS, VIEWERS_NOW, LAST_AT)
 # A Redis that answers nothing for this long is treated as down for that read.
 READ_TIMEOUT_S = 5.0
 # HMGET of the same fields in each of KEYS, in one command: a 60-minute series is one
@@ -30,29 +31,76 @@ local out = {}
 for i, key in ipairs(KEYS) do out[i] = redis.call('HMGET', key, unpack(ARGV)) end
 return out
 """
+# HGETALL of each of KEYS, in one command (a shard's sessions share its hash tag).
+_HASHES = """
+local out = {}
+for i, key in ipairs(KEYS) do out[i] = redis.call('HGETALL', key) end
+return out
+"""
+# Per key, the sums of ARGV[2..] taken ARGV[1] fields at a time (one session's counters
+# after another): a fair's series is 60 numbers per field and shard on the wire, however
+# many sessions the fair has. Counters stay below 2^53 (the write path checks), so Lua's
+# doubles add them exactly. HMGET is called in slices so unpack stays within Lua's stack.
+_SUMS = """
+local width = tonumber(ARGV[1])
+local fields = {}
+for i = 2, #ARGV do fields[i - 1] = ARGV[i] end
+local out = {}
+for k, key in ipairs(KEYS) do
+  local sums = {}
+  for j = 1, width do sums[j] = 0 end
+  for first = 1, #fields, 4000 do
+    local last = math.min(first + 3999, #fields)
+    local values = redis.call('HMGET', key, unpack(fields, first, last))
+    for i = 1, last - first + 1 do
+      if values[i] then
+        local slot = (first + i - 2) % width + 1
+        sums[slot] = sums[slot] + tonumber(values[i])
+      end
+    end
+  end
+  out[k] = sums
+end
+return out
+"""
+
+
+@dataclass(slots=True)
+class FairSums:
+    """One fair's time buckets, summed over its sessions: the last 60 minutes and today."""
+
+    minutes: dict[int, dict[str, int]] = field(default_factory=dict)
+    today: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNT_FIELDS, 0))
 
 
 @dataclass(slots=True)
 class BoardRows:
-    """Everything the board payload is built from, summed over shards where it can be."""
+    """Everything the boards, the fairs list and the campaign of one moment are built from.
+
+    ``sessions`` holds every counted session's counters: the whole hash for the
+    sessions of the fairs in ``sums`` (their products too), the scalar counters for the
+    rest. ``counted`` maps each counted session to its shard.
+    """
 
     now_ms: int
+    directory: Directory
     totals: list[Hash] = field(default_factory=list)
     unique_viewers: int = 0
-    top_gmv: list[Scores] = field(default_factory=list)
-    top_viewers: list[Scores] = field(default_factory=list)
-    product_units: list[Scores] = field(default_factory=list)
-    product_gmv: list[Scores] = field(default_factory=list)
-    minutes: dict[int, list[Fields]] = field(default_factory=dict)
-    today: list[Fields] = field(default_factory=list)
-    catalog: Hash = field(default_factory=dict)
+    counted: dict[str, int] = field(default_factory=dict)
     sessions: dict[str, Hash] = field(default_factory=dict)
+    fair_unique: dict[str, int] = field(default_factory=dict)
+    sums: dict[str, FairSums] = field(default_factory=dict)
+    default_fair: str = ""
     newest_event_ms: int | None = None
 
 
 @dataclass(slots=True)
 class SessionRows:
-    """One session's rows; ``found`` is False when no shard has counted it."""
+    """One session's rows; ``found`` is False when no shard has counted it.
+
+    The ranking is within the session's fair: ``rank_above`` of its sessions earn
+    strictly more, ``sessions_ranked`` is how many sessions the fair has.
+    """
 
     session_id: str
     now_ms: int
@@ -65,11 +113,17 @@ class SessionRows:
     sessions_ranked: int = 0
     next_gmv_above: int | None = None
     catalog: str | None = None
+    fair: Fair | None = None
 
 
 def _series(pipe: Pipeline, keys: list[str], fields: Sequence[str]) -> None:
     """Queue one call returning ``[HMGET key *fields for key in keys]``."""
     pipe.eval(_SERIES, len(keys), *keys, *fields)
+
+
+def _sums(pipe: Pipeline, keys: list[str], fields: Sequence[str], width: int) -> None:
+    """Queue one call returning, per key, the ``width`` sums of its ``fields``."""
+    pipe.eval(_SUMS, len(keys), *keys, str(width), *fields)
 
 
 class StoreReader:
@@ -78,7 +132,7 @@ class StoreReader:
     Usage::
 
         reader = StoreReader(redis, keys=Keys("ocop"), shards=6)
-        rows = await reader.board(now_ms=...)
+        rows = await reader.board(now_ms=..., fairs=[None, "cg-2023-11-25"])
     """
 
     def __init__(self, redis: Redis, *, keys: Keys, shards: int,
@@ -87,6 +141,7 @@ class StoreReader:
         self.keys = keys
         self.shards = range(shards)
         self.timeout_s = timeout_s
+        self._parsed: tuple[Hash, Hash, Directory] | None = None
 
     async def _run(self, pipe: Pipeline) -> list[Any]:
         # One deadline per round trip. The web's client has no per-read socket timeout:
@@ -96,51 +151,105 @@ class StoreReader:
         async with asyncio.timeout(self.timeout_s):
             return await pipe.execute()
 
-    async def board(self, *, now_ms: int) -> BoardRows:
-        """Rows for the board: two round trips whatever the number of sessions."""
+    def directory(self, catalog: Hash, fairs: Hash) -> Directory:
+        """The directory of these hashes, parsed again only when they changed.
+
+        Every tick reads the whole catalog; parsing hundreds of sessions' JSON each time
+        would cost more than the read.
+        """
+        if self._parsed is not None and self._parsed[0] == catalog and self._parsed[1] == fairs:
+            return self._parsed[2]
+        directory = Directory.parse(catalog, fairs)
+        self._parsed = (catalog, fairs, directory)
+        return directory
+
+    async def board(self, *, now_ms: int, fairs: Iterable[str | None] = (None,)) -> BoardRows:
+        """Rows for the boards of ``fairs`` (None: the default fair), the fairs list and
+        the campaign: two round trips whatever the number of sessions and fairs.
+
+        A fair the store does not hold gets no board rows (``sums`` lacks it).
+        """
         k = self.keys
-        minutes = window_minutes(now_ms, SERIES_MINUTES)
-        day = local_day(now_ms)
-        rows = BoardRows(now_ms=now_ms)
         async with self.redis.pipeline(transaction=False) as pipe:
-            for s in self.shards:
-                pipe.hgetall(k.totals(s))
-                pipe.zrange(k.top_gmv(s), 0, -1, withscores=True)
-                pipe.zrange(k.top_viewers(s), 0, -1, withscores=True)
-                pipe.zrange(k.product_units(s), 0, -1, withscores=True)
-                pipe.zrange(k.product_gmv(s), 0, -1, withscores=True)
-                pipe.hmget(k.day(s, day), list(COUNT_FIELDS))
-                pipe.hgetall(k.watermarks(s))
-                _series(pipe, [k.minute(s, m) for m in minutes], COUNT_FIELDS)
-            pipe.pfcount(*[k.viewers(s) for s in self.shards])
             pipe.hgetall(k.catalog())
-            results = await self._run(pipe)
-        width = 8
-        rows.minutes = {minute: [] for minute in minutes}
+            pipe.hgetall(k.fairs())
+            for s in self.shards:
+                pipe.smembers(k.sessions(s))
+                pipe.hgetall(k.totals(s))
+                pipe.hgetall(k.watermarks(s))
+            pipe.pfcount(*[k.viewers(s) for s in self.shards])
+            first = await self._run(pipe)
+        directory = self.directory(first[0], first[1])
+        rows = BoardRows(now_ms=now_ms, directory=directory, unique_viewers=first[-1],
+                         default_fair=directory.default_fair(now_ms))
         marks: list[int] = []
-        for i, _ in enumerate(self.shards):
-            chunk = results[i * width:(i + 1) * width]
-            rows.totals.append(chunk[0])
-            rows.top_gmv.append(chunk[1])
-            rows.top_viewers.append(chunk[2])
-            rows.product_units.append(chunk[3])
-            rows.product_gmv.append(chunk[4])
-            rows.today.append(dict(zip(COUNT_FIELDS, chunk[5], strict=True)))
-            marks.extend(int(v) for v in chunk[6].values())
-            for minute, values in zip(minutes, chunk[7], strict=True):
-                rows.minutes[minute].append(dict(zip(COUNT_FIELDS, values, strict=True)))
-        rows.unique_viewers, rows.catalog = results[-2], results[-1]
+        for s in self.shards:
+            members, totals, watermarks = first[2 + 3 * s:5 + 3 * s]
+            for sid in sorted(members):
+                rows.counted.setdefault(sid, s)
+            rows.totals.append(totals)
+            marks.extend(int(v) for v in watermarks.values())
         # The worker records each shard's newest applied event time (its watermarks),
         # so the screen can say how old the newest number it shows is.
         rows.newest_event_ms = max(marks, default=None)
-        # Second trip: the counters of every session that has one (a few hundred at most).
-        shard_of = {sid: s for s in self.shards for sid, _ in rows.top_gmv[s] + rows.top_viewers[s]}
-        if shard_of:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for sid, s in shard_of.items():
-                    pipe.hgetall(k.session(s, sid))
-                hashes = await self._run(pipe)
-            rows.sessions = dict(zip(shard_of, hashes, strict=True))
+        wanted: list[str] = []
+        for fair_id in fairs:
+            chosen = rows.default_fair if fair_id is None else fair_id
+            if chosen in directory.fairs and chosen not in wanted:
+                wanted.append(chosen)
+        members_of = {fair_id: directory.members(fair_id, rows.counted)
+                      for fair_id in directory.fairs}
+        full = {sid for fair_id in wanted for sid in members_of[fair_id]}
+        minutes = window_minutes(now_ms, SERIES_MINUTES)
+        day = local_day(now_ms)
+        # Second trip: every counted session's counters (one call per shard for the whole
+        # hashes, one for the scalars: a command per session was most of a tick's cost at
+        # a campaign's hundreds of sessions), each fair's unique viewers, and the time
+        # buckets of the fairs asked for, summed in Redis per shard.
+        plan: list[tuple[str, int]] = []
+        whole = {s: [sid for sid, at in rows.counted.items() if at == s and sid in full]
+                 for s in self.shards}
+        scalar = {s: [sid for sid, at in rows.counted.items() if at == s and sid not in full]
+                  for s in self.shards}
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for s in self.shards:
+                pipe.eval(_HASHES, len(whole[s]), *[k.session(s, sid) for sid in whole[s]])
+                _series(pipe, [k.session(s, sid) for sid in scalar[s]], SCALAR_FIELDS)
+            pfcounted: list[str] = []
+            for fair_id, members in members_of.items():
+                hlls = [k.session_viewers(rows.counted[sid], sid) for sid in members
+                        if sid in rows.counted]
+                if hlls:
+                    pipe.pfcount(*hlls)
+                    pfcounted.append(fair_id)
+            for fair_id in wanted:
+                for s in self.shards:
+                    here = [sid for sid in members_of[fair_id] if rows.counted.get(sid) == s]
+                    if here:
+                        _sums(pipe, [k.minute(s, m) for m in minutes] + [k.day(s, day)],
+                              [session_field(sid, f) for sid in here for f in COUNT_FIELDS],
+                              len(COUNT_FIELDS))
+                        plan.append((fair_id, s))
+            second = await self._run(pipe)
+        n = 2 * len(self.shards)
+        for s in self.shards:
+            hashes, scalars = second[2 * s:2 * s + 2]
+            for sid, flat in zip(whole[s], hashes, strict=True):
+                rows.sessions[sid] = dict(zip(flat[::2], flat[1::2], strict=True))
+            for sid, values in zip(scalar[s], scalars, strict=True):
+                rows.sessions[sid] = {f: v for f, v in zip(SCALAR_FIELDS, values, strict=True)
+                                      if v is not None}
+        rows.fair_unique = dict(zip(pfcounted, second[n:n + len(pfcounted)], strict=True))
+        rows.sums = {fair_id: FairSums(minutes={m: dict.fromkeys(COUNT_FIELDS, 0)
+                                                for m in minutes})
+                     for fair_id in wanted}
+        for (fair_id, _), reply in zip(plan, second[n + len(pfcounted):], strict=True):
+            sums = rows.sums[fair_id]
+            for minute, values in zip(minutes, reply[:-1], strict=True):
+                for name, value in zip(COUNT_FIELDS, values, strict=True):
+                    sums.minutes[minute][name] += int(value)
+            for name, value in zip(COUNT_FIELDS, reply[-1], strict=True):
+                sums.today[name] += int(value)
         return rows
 
     async def session(self, session_id: str, *, now_ms: int) -> SessionRows:
@@ -152,8 +261,8 @@ class StoreReader:
 
         Host pages watch many sessions at once; read one by one, every session cost its
         own 60 minute reads and rank queries. Here each shard's 60-minute series is one
-        call for the fields of all its watched sessions, and the ranking comes from one
-        read of each shard's revenue ranking.
+        call for the fields of all its watched sessions, and the ranking within each
+        fair comes from one read of each shard's revenue ranking.
         """
         k = self.keys
         ids = list(dict.fromkeys(session_ids))
@@ -161,18 +270,22 @@ class StoreReader:
         if not ids:
             return out
         async with self.redis.pipeline(transaction=False) as pipe:
-            for sid in ids:
-                for s in self.shards:
-                    pipe.sismember(k.sessions(s), sid)
-            pipe.hmget(k.catalog(), ids)
-            found = await self._run(pipe)
-        n = len(self.shards)
-        shard_of: dict[str, int] = {}
-        for i, sid in enumerate(ids):
-            out[sid].catalog = found[-1][i]
-            shard = next((s for s in self.shards if found[i * n + s]), None)
-            if shard is not None:
-                shard_of[sid] = shard
+            for s in self.shards:
+                pipe.smembers(k.sessions(s))
+            pipe.hgetall(k.catalog())
+            pipe.hgetall(k.fairs())
+            first = await self._run(pipe)
+        counted: dict[str, int] = {}
+        for s in self.shards:
+            for sid in sorted(first[s]):
+                counted.setdefault(sid, s)
+        catalog: Hash = first[-2]
+        directory = self.directory(catalog, first[-1])
+        for sid in ids:
+            out[sid].catalog = catalog.get(sid)
+            fair_id = directory.fair_of(sid)
+            out[sid].fair = None if fair_id is None else directory.fairs[fair_id]
+        shard_of = {sid: counted[sid] for sid in ids if sid in counted}
         if not shard_of:
             return out
         minutes = window_minutes(now_ms, SERIES_MINUTES)
@@ -189,13 +302,11 @@ class StoreReader:
                         [session_field(sid, f) for sid in watched[shard] for f in COUNT_FIELDS])
             for s in self.shards:
                 pipe.zrange(k.top_gmv(s), 0, -1, withscores=True)
-                pipe.scard(k.sessions(s))
             result = await self._run(pipe)
         per_session = 3 * len(shard_of)
         series = dict(zip(shards, result[per_session:per_session + len(shards)], strict=True))
-        ranking = result[per_session + len(shards):]
-        scores = [score for s in range(n) for _, score in ranking[2 * s]]
-        ranked = sum(ranking[2 * s + 1] for s in range(n))
+        gmv_of = {sid: score for ranking in result[per_session + len(shards):]
+                  for sid, score in ranking}
         for i, (sid, shard) in enumerate(shard_of.items()):
             rows = out[sid]
             rows.found = True
@@ -204,11 +315,15 @@ class StoreReader:
             at = watched[shard].index(sid) * len(COUNT_FIELDS)
             rows.minutes = {minute: values[at:at + len(COUNT_FIELDS)]
                             for minute, values in zip(minutes, series[shard], strict=True)}
+            if rows.fair is None:
+                continue
             # The same comparisons ZCOUNT and ZRANGEBYSCORE make with an exclusive "(gmv"
-            # bound: sessions strictly ahead, and the lowest revenue among them.
+            # bound, over the fair's sessions: those strictly ahead, and the lowest
+            # revenue among them.
+            members = directory.members(rows.fair.fair_id, counted)
             gmv = float(rows.counters.get(GMV, 0) or 0)
-            above = [score for score in scores if score > gmv]
+            above = [gmv_of[m] for m in members if gmv_of.get(m, 0.0) > gmv]
             rows.rank_above = len(above)
-            rows.sessions_ranked = ranked
+            rows.sessions_ranked = len(members)
             rows.next_gmv_above = int(min(above)) if above else None
         return out

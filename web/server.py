@@ -30,7 +30,14 @@ from web.payload import Json, build_session
 from web.reader import READ_TIMEOUT_S, StoreReader
 from web.replays import DEFAULT_REPLAY_WINDOW_S, DEFAULT_REPLAYS, ReplayBudget
 from web.responses import JSON_TYPE, json_body, json_response, response
-from web.validation import BadRequest, check_single_headers, forbid_token_in_query, parse_resume
+from web.scopes import UnknownFair
+from web.validation import (
+    BadRequest,
+    check_single_headers,
+    forbid_token_in_query,
+    parse_fair,
+    parse_resume,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +51,9 @@ DEFAULT_MAX_FRAME_BYTES = 4096
 # that stopped reading for minutes; bounded, the backlog shows in the write buffer the
 # fanout watches. Ample for a few board changes a second, even over a slow link.
 DEFAULT_SOCKET_SEND_BUFFER = 64 * 1024
+# Encoded API bodies kept: the default board, a few fairs' boards, the fairs list and
+# the campaign of the current tick.
+_BODIES_KEPT = 8
 
 _STATIC = {
     "board.html": "text/html; charset=utf-8",
@@ -136,12 +146,14 @@ class WebApp:
         # Each admitted upgrade's slot, given back when its connection ends however it
         # ends: a handshake that fails after admission never reaches the handler.
         self._slots: set[asyncio.Task[None]] = set()
-        self._api_board_body: tuple[Json | None, bytes] = (None, b"")
+        self._bodies: list[tuple[Json | list[Json], bytes]] = []
         self._routes: dict[str, Handler] = {
             "/": self._page("board.html"),
             "/board": self._page("board.html"),
             "/host": self._page("host.html"),
             "/api/board": self._api_board,
+            "/api/fairs": self._api_fairs,
+            "/api/campaign": self._api_campaign,
             "/healthz": self._healthz,
             "/metrics": self._metrics,
         }
@@ -158,6 +170,8 @@ class WebApp:
                 forbid_token_in_query(target.query)
             if path == BOARD_SOCKET:
                 parse_resume(target.query)
+            if path in (BOARD_SOCKET, "/api/board"):
+                parse_fair(target.query)
         except BadRequest as exc:
             log.debug("refused %s: %s", path, exc)
             refused = json_response(400, exc.body)
@@ -175,6 +189,8 @@ class WebApp:
         else:
             try:
                 result = await handler(request)
+            except UnknownFair as exc:
+                result = json_response(404, {"error": "unknown_fair", "fair": exc.fair_id})
             except (RedisError, OSError) as exc:
                 metrics.REDIS_ERRORS.labels("web").inc()
                 log.warning("request %s failed: Redis unavailable (%s)", path, exc)
@@ -221,7 +237,8 @@ class WebApp:
         else:
             # process_request already refused a query that does not parse.
             await self.hub.serve(connection, resume=parse_resume(target.query),
-                                 address=client_key(connection.remote_address))
+                                 address=client_key(connection.remote_address),
+                                 fair_id=parse_fair(target.query))
 
     def open_connections(self, page: Page) -> int:
         """Sockets of ``page`` admitted and not yet closed."""
@@ -242,12 +259,26 @@ class WebApp:
             return response(200, body, _STATIC[name])
         return serve_file
 
+    def _encoded(self, payload: Json | list[Json]) -> Response:
+        # Encoded once per board (or list), not once per request: the last few payloads
+        # served, by identity.
+        for held, body in self._bodies:
+            if held is payload:
+                return response(200, body, JSON_TYPE)
+        body = json_body(payload)
+        self._bodies = [(payload, body), *self._bodies[:_BODIES_KEPT - 1]]
+        return response(200, body, JSON_TYPE)
+
     async def _api_board(self, request: Request) -> Response:
-        # Encoded once per board, not once per request.
-        board = await self.hub.current()
-        if board is not self._api_board_body[0]:
-            self._api_board_body = (board, json_body(board))
-        return response(200, self._api_board_body[1], JSON_TYPE)
+        # process_request already refused a fair id that does not parse.
+        fair_id = parse_fair(urlsplit(request.path).query)
+        return self._encoded(await self.hub.current(fair_id))
+
+    async def _api_fairs(self, request: Request) -> Response:
+        return self._encoded(await self.hub.fairs())
+
+    async def _api_campaign(self, request: Request) -> Response:
+        return self._encoded(await self.hub.campaign())
 
     def _session_handler(self, session_id: str) -> Handler:
         async def session(request: Request) -> Response:
@@ -259,7 +290,8 @@ class WebApp:
             rows = await self.reader.session(session_id, now_ms=self.clock())
             if not rows.found and rows.catalog is None:
                 return json_response(404, {"error": "unknown_session", "session_id": session_id})
-            return json_response(200, build_session(rows))
+            return json_response(200, build_session(rows, title=self.settings.fair_title,
+                                                    place=self.settings.fair_place))
         return session
 
     async def _healthz(self, request: Request) -> Response:

@@ -3,8 +3,8 @@
 A duplicated ``Origin``, ``Host`` or ``Authorization`` header is ambiguous (which one did
 the origin check or the token check read?), and websockets raises on reading one; a
 resume ``seq`` must be plain ASCII digits, because ``int()`` and ``str.isdigit()`` also
-take digits of other scripts ("²", "٣"). Either answers 400 naming the header or
-parameter, never a 500 with a traceback. Pure: no I/O.
+take digits of other scripts ("²", "٣"); a ``fair`` must be a catalog id. Each answers
+400 naming the header or parameter, never a 500 with a traceback. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -14,12 +14,18 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
+import msgspec
 from websockets.datastructures import Headers
+
+from common.catalog import Id
 
 SINGLE_HEADERS = ("Origin", "Host", "Authorization")
 # 18 digits stay below 2**63 and far below int()'s 4300-digit limit, which raises.
 _SEQ = re.compile(r"[0-9]{1,18}")
 _RESUME_PARAMETERS = ("epoch", "seq")
+FAIR_PARAMETER = "fair"
+# How much of a refused fair id a 400 body quotes.
+_QUOTED = 80
 
 
 class BadRequest(ValueError):
@@ -85,3 +91,20 @@ def parse_resume(query: str) -> Resume:
                               "expected": "1 to 18 ASCII digits"})
         seq = int(seq_text)
     return Resume(epoch=epoch, seq=seq)
+
+
+def parse_fair(query: str) -> str | None:
+    """``fair`` from a board's or API's query string (None: the default fair).
+
+    ``BadRequest`` naming the value when it is not a catalog id (the pattern every fair
+    and session id follows), before anything is looked up.
+    """
+    value = _single(parse_qs(query, keep_blank_values=True), FAIR_PARAMETER)
+    if value is None:
+        return None
+    try:
+        return msgspec.convert(value, type=Id)
+    except msgspec.ValidationError:
+        raise BadRequest(f"query parameter fair={value[:_QUOTED]!r}: not a fair id",
+                         {"error": "bad_fair", "parameter": FAIR_PARAMETER,
+                          "fair": value[:_QUOTED]}) from None

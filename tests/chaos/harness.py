@@ -14,14 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from common.catalog import SAMPLE_CATALOG, load_catalog
 from common.settings import Settings
 from consumers.topics import ensure_topics
 from devtools.simulator.fair import Fair, FairConfig, generate
 from devtools.simulator.producer import KafkaTarget, send_fair
 from devtools.simulator.truth import compute_truth
 from devtools.stack.ports import pick_free_ports
-from tests.expectations import Drift, drift_from_truth, read_dead_letters
+from tests.expectations import Drift, drift_from_truth, read_dead_letters, sample_fair_catalog
 from tests.processes import spawn, stop, wait_caught_up
 
 # CI runs the short form; `make chaos` sets OCOP_CHAOS=full for the issue's sizes.
@@ -125,7 +124,7 @@ class Run:
         """Generate the fair (30 simulated minutes ending now) and split it."""
         now_ms = time.time_ns() // 1_000_000
         span = 30 * 60_000
-        fair = generate(load_catalog(SAMPLE_CATALOG),
+        fair = generate(sample_fair_catalog(),
                         FairConfig(start_ms=now_ms - span, span_ms=span, events=events,
                                    seed=seed))
         size = -(-len(fair.messages) // chunks)

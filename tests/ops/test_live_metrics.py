@@ -20,7 +20,6 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import ClientConnection, connect
 
-from common.catalog import SAMPLE_CATALOG, load_catalog
 from common.settings import Settings
 from consumers.topics import ensure_topics
 from devtools.simulator.fair import FairConfig, generate
@@ -28,6 +27,7 @@ from devtools.simulator.producer import KafkaTarget, send_fair
 from devtools.simulator.truth import compute_truth
 from tests.conftest import seconds
 from tests.deploy import promtool
+from tests.expectations import sample_fair_catalog
 from tests.processes import running, wait_caught_up
 
 pytestmark = pytest.mark.integration
@@ -128,7 +128,7 @@ async def test_metrics_of_a_short_fair_match_the_truth(
     await ensure_topics(settings)
     now_ms = time.time_ns() // 1_000_000
     span = 2 * 60_000  # recent events, so freshness lands in the histogram's finite buckets
-    fair = generate(load_catalog(SAMPLE_CATALOG),
+    fair = generate(sample_fair_catalog(),
                     FairConfig(start_ms=now_ms - span, span_ms=span, events=EVENTS, seed=SEED))
     truth = compute_truth(fair.messages, fair.catalog, seed=SEED)
     inputs = {settings.views_topic, settings.orders_topic}

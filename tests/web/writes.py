@@ -1,4 +1,5 @@
-"""Put numbers into Redis through the real write path (Aggregator + ShardStore), for web tests."""
+"""Put numbers into Redis through the real write path (Aggregator + ShardStore, and the
+catalog store), for web tests."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from common.catalog import SAMPLE_CATALOG, encode_session, load_catalog
+from common.catalog import SAMPLE_CATALOG, Catalog, encode_fair, encode_session, load_catalog
 from common.settings import Settings
-from counting.aggregate import Aggregator, Record
+from counting.aggregate import Aggregator, Record, TopicKind
+from store.catalog import CatalogStore
 from store.keys import Keys
 from streams.shardstore import ShardStore
 
@@ -45,14 +47,20 @@ async def count(settings: Settings, redis: Redis, topic: str,
     first = state.offsets.get(topic, -1) + 1
     records = [Record(topic, shard, first + i, str(e["session_id"]).encode(),
                       json.dumps(e).encode()) for i, e in enumerate(events)]
-    delta = Aggregator(topics={VIEWS: VIEWS, ORDERS: ORDERS}).batch(state, records,
-                                                                    now_ms=now_ms())
+    topics: dict[str, TopicKind] = {VIEWS: "views", ORDERS: "orders"}
+    delta = Aggregator(topics=topics).batch(state, records, now_ms=now_ms())
     assert (await store.apply([delta])).ok
+
+
+async def store_catalog(settings: Settings, redis: Redis, catalog: Catalog) -> list[str]:
+    """Store ``catalog``'s fairs and sessions as the worker's catalog agent does; returns
+    the session ids."""
+    await CatalogStore(redis, keys=Keys(settings.key_prefix)).apply(
+        {s.session_id: encode_session(s).decode() for s in catalog.sessions},
+        fairs={f.fair_id: encode_fair(f).decode() for f in catalog.fairs})
+    return [s.session_id for s in catalog.sessions]
 
 
 async def load_sample_catalog(settings: Settings, redis: Redis) -> list[str]:
     """Store the sample catalog as the worker's catalog agent does; returns the ids."""
-    catalog = load_catalog(SAMPLE_CATALOG)
-    await redis.hset(Keys(settings.key_prefix).catalog(), mapping={
-        s.session_id: encode_session(s).decode() for s in catalog.sessions})
-    return [s.session_id for s in catalog.sessions]
+    return await store_catalog(settings, redis, load_catalog(SAMPLE_CATALOG))

@@ -20,6 +20,15 @@ const BOARD_STRINGS = {
     topSessionsViewers: "Đông người xem nhất",
     topProducts: "Sản phẩm bán chạy",
     topProvinces: "Tỉnh thành dẫn đầu",
+    schedule: "Lịch phát sóng",
+    liveNow: "Đang live",
+    nextUp: "Sắp tới",
+    ended: "Đã kết thúc",
+    more: (n) => `+ ${n} phiên nữa`,
+    campaign: "Chiến dịch",
+    fairUpcoming: "sắp diễn ra",
+    fairEnded: "đã kết thúc",
+    unknownFair: (id) => `Không có hội chợ “${id}” – kiểm tra địa chỉ màn hình`,
     chartTitle: "60 phút qua",
     chartGmv: "Doanh thu",
     chartViews: "Lượt xem",
@@ -57,6 +66,15 @@ const BOARD_STRINGS = {
     topSessionsViewers: "Most watched now",
     topProducts: "Best-selling products",
     topProvinces: "Top provinces",
+    schedule: "Schedule",
+    liveNow: "Live now",
+    nextUp: "Next up",
+    ended: "Ended",
+    more: (n) => `+ ${n} more`,
+    campaign: "Campaign",
+    fairUpcoming: "upcoming",
+    fairEnded: "ended",
+    unknownFair: (id) => `No fair “${id}” – check this screen's address`,
     chartTitle: "Last 60 min",
     chartGmv: "Revenue",
     chartViews: "Views",
@@ -92,6 +110,8 @@ const ARROW_MS = 12_000; // how long a moved row keeps its arrow, for someone gl
 const BANNER_MS = 7000;
 const BANNER_QUEUE = 4;
 const LATE_MS = 30_000; // a delay worth showing in amber
+const SCHEDULE_ROWS = 4; // sessions shown per schedule column
+const UNKNOWN_FAIR = 4404; // close code: the store holds no such fair
 
 const boardState = {
   t: null,
@@ -194,11 +214,8 @@ const LISTS = {
     columns: [
       rankColumn,
       moveColumn,
-      {
-        cls: "name name--stars",
-        head: "colProduct",
-        value: (p) => ({ main: p.name || p.product_id, sub: stars(p.stars) }),
-      },
+      { cls: "name", head: "colProduct", value: (p) => p.name || p.product_id },
+      { cls: "stars", head: null, value: (p) => stars(p.stars) },
       { cls: "count", head: "colUnits", value: (p) => formatCount(p.units) },
     ],
   },
@@ -325,12 +342,75 @@ function fitText(el) {
   }
 }
 
+// "Cần Giờ, TP.HCM · 25/11 08:00–21:00", and whether the fair is yet to come or over.
+function fairPlace(fair, t) {
+  if (!fair) return "";
+  const parts = [fair.place];
+  if (fair.start && fair.end) {
+    parts.push(`${formatDay(fair.start)} ${formatTimeOfDay(fair.start)}–${formatTimeOfDay(fair.end)}`);
+  }
+  if (fair.status === "upcoming") parts.push(t.fairUpcoming);
+  if (fair.status === "ended") parts.push(t.fairEnded);
+  return parts.filter(Boolean).join(" · ");
+}
+
 function renderFair(fair) {
   const t = boardState.t;
   const title = (fair && fair.title) || t.defaultTitle;
   document.getElementById("fair-title").textContent = title;
-  document.getElementById("fair-place").textContent = (fair && fair.place) || "";
+  document.getElementById("fair-place").textContent = fairPlace(fair, t);
+  document.getElementById("stage").dataset.fairStatus = (fair && fair.status) || "";
   document.title = title;
+}
+
+function renderCampaign(campaign) {
+  const el = document.getElementById("campaign");
+  document.getElementById("campaign-figures").textContent = formatCampaign(campaign, boardState.lang);
+  el.classList.toggle("is-set", Boolean(campaign));
+}
+
+function slotItem(entry) {
+  const item = document.createElement("li");
+  item.className = "slot";
+  item.dataset.key = entry.session_id;
+  const time = document.createElement("span");
+  time.className = "slot__time";
+  time.textContent = `${formatTimeOfDay(entry.scheduled_start)}–${formatTimeOfDay(entry.scheduled_end)}`;
+  const name = document.createElement("span");
+  name.className = "slot__name";
+  name.textContent = entry.shop || entry.host || entry.title || entry.session_id;
+  item.append(time, name);
+  return item;
+}
+
+// Live now and next up in start order, ended with the latest first; a column that
+// holds more than fits says how many more there are.
+function renderSchedule(schedule) {
+  const t = boardState.t;
+  const all = Array.isArray(schedule) ? schedule : [];
+  const groups = {
+    live: all.filter((s) => s.status === "live"),
+    next: all.filter((s) => s.status === "next"),
+    ended: all.filter((s) => s.status === "ended").reverse(),
+  };
+  for (const [status, entries] of Object.entries(groups)) {
+    document.getElementById(`count-${status}`).textContent = formatCount(entries.length);
+    const fits = entries.length > SCHEDULE_ROWS ? SCHEDULE_ROWS - 1 : SCHEDULE_ROWS;
+    const items = entries.slice(0, fits).map(slotItem);
+    if (entries.length > fits) {
+      const more = document.createElement("li");
+      more.className = "slot slot--more";
+      more.textContent = t.more(entries.length - fits);
+      items.push(more);
+    }
+    document.getElementById(`schedule-${status}`).replaceChildren(...items);
+  }
+}
+
+function showNotice(text) {
+  const notice = document.getElementById("notice");
+  notice.textContent = text || "";
+  notice.hidden = !text;
 }
 
 const TOTALS = {
@@ -362,6 +442,8 @@ function renderChart() {
 
 const RENDERERS = {
   fair: renderFair,
+  campaign: renderCampaign,
+  schedule: renderSchedule,
   totals: renderTotals,
   windows: renderWindows,
   series: renderChart,
@@ -424,10 +506,22 @@ function showNextBanner() {
 
 /* Connection: the server speaks first; a gap in seq means resuming from the last seq seen. */
 
+// The page's ?fair=ID picks the fair whose board this screen shows (else the fair on now).
+function pageFair() {
+  return new URLSearchParams(location.search).get("fair");
+}
+
 function boardSocketUrl() {
   const { epoch, lastSeq } = boardState;
-  const resume = epoch && lastSeq !== null ? `?epoch=${encodeURIComponent(epoch)}&seq=${lastSeq}` : "";
-  return socketUrl(`/ws/board${resume}`);
+  const query = new URLSearchParams();
+  const fair = pageFair();
+  if (fair !== null) query.set("fair", fair);
+  if (epoch && lastSeq !== null) {
+    query.set("epoch", epoch);
+    query.set("seq", String(lastSeq));
+  }
+  const text = query.toString();
+  return socketUrl(`/ws/board${text ? `?${text}` : ""}`);
 }
 
 function setConn(conn) {
@@ -444,11 +538,36 @@ function connect() {
   ws.onmessage = (event) => {
     if (ws === boardState.socket) onMessage(event.data);
   };
-  ws.onclose = () => {
+  let opened = false;
+  ws.onopen = () => {
+    opened = true;
+  };
+  ws.onclose = (event) => {
     if (ws !== boardState.socket) return;
     boardState.socket = null;
+    if (event.code === UNKNOWN_FAIR) {
+      // Said once, then asked again slowly: the catalog may name the fair later.
+      showNotice(boardState.t.unknownFair(pageFair() || ""));
+      boardState.attempt = 16;
+    } else if (!opened && pageFair() !== null) {
+      explainRefusal(pageFair());
+    }
     scheduleReconnect();
   };
+}
+
+// A socket refused before it opened gives the page no reason; the API says whether the
+// fair id itself is the problem (400: not an id, 404: no such fair).
+async function explainRefusal(fair) {
+  try {
+    const response = await fetch(`/api/board?fair=${encodeURIComponent(fair)}`);
+    if (response.status === 400 || response.status === 404) {
+      showNotice(boardState.t.unknownFair(fair));
+      boardState.attempt = 16;
+    }
+  } catch {
+    // The server is away: the reconnect loop and the stale header already say so.
+  }
 }
 
 function scheduleReconnect() {
@@ -499,6 +618,7 @@ function markLive() {
 }
 
 function applySnapshot(msg) {
+  showNotice("");
   boardState.data = msg.board || {};
   boardState.epoch = msg.epoch || null;
   boardState.lastSeq = msg.seq;

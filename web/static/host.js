@@ -19,6 +19,7 @@ const HOST_STRINGS = {
     staleSince: (message, time) => `${message} · dữ liệu lúc ${time}`,
     gmv: "Doanh thu",
     rank: "Xếp hạng",
+    rankIn: (fair, n) => `trong ${fair} · ${n} phiên`,
     gap: (money, rank) => `kém hạng ${rank}: ${money}`,
     leading: "Đang dẫn đầu",
     viewersNow: "Đang xem",
@@ -49,6 +50,7 @@ const HOST_STRINGS = {
     staleSince: (message, time) => `${message} · data from ${time}`,
     gmv: "Revenue",
     rank: "Rank",
+    rankIn: (fair, n) => `in ${fair} · ${n} sessions`,
     gap: (money, rank) => `${money} behind #${rank}`,
     leading: "In the lead",
     viewersNow: "Watching",
@@ -154,6 +156,9 @@ function renderRank(s) {
   const t = hostState.t;
   setText("rank", s.rank_gmv ? `#${s.rank_gmv}` : DASH);
   setText("rank-of", s.rank_gmv && s.sessions_ranked ? ` / ${formatCount(s.sessions_ranked)}` : "");
+  // The rank is among the sessions of this session's fair, not of the whole campaign.
+  const fair = s.fair && (s.fair.title || s.fair.fair_id);
+  setText("rank-fair", fair ? t.rankIn(fair, formatCount(s.sessions_ranked)) : "");
   const gap = document.getElementById("gap");
   const leading = s.rank_gmv === 1;
   gap.dataset.lead = String(leading);

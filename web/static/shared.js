@@ -2,8 +2,8 @@
 
 /*
  * Helpers of both pages (venue board and host page): Vietnamese number, money and
- * time formatting, the per-minute chart, and reconnect timing. Each page loads this
- * file before its own script.
+ * time formatting (the campaign's headline through Intl.NumberFormat), the per-minute
+ * chart, and reconnect timing. Each page loads this file before its own script.
  */
 
 const DASH = "—";
@@ -58,6 +58,62 @@ function formatVnd(n) {
 function formatClock(ms) {
   if (!Number.isFinite(ms)) return "--:--:--";
   return new Date(ms + VN_OFFSET_MS).toISOString().slice(11, 19);
+}
+
+// HH:MM in Asia/Ho_Chi_Minh of an RFC 3339 time ("2023-11-25T08:00:00+07:00" → 08:00).
+function formatTimeOfDay(text) {
+  const ms = Date.parse(text);
+  return Number.isFinite(ms) ? formatClock(ms).slice(0, 5) : "--:--";
+}
+
+// DD/MM in Asia/Ho_Chi_Minh of an RFC 3339 time.
+function formatDay(text) {
+  const ms = Date.parse(text);
+  if (!Number.isFinite(ms)) return "";
+  const iso = new Date(ms + VN_OFFSET_MS).toISOString();
+  return `${iso.slice(8, 10)}/${iso.slice(5, 7)}`;
+}
+
+const NUMBER_FORMATS = new Map();
+
+function numberFormat(locale, options) {
+  const key = `${locale} ${JSON.stringify(options)}`;
+  if (!NUMBER_FORMATS.has(key)) NUMBER_FORMATS.set(key, new Intl.NumberFormat(locale, options));
+  return NUMBER_FORMATS.get(key);
+}
+
+// A whole count the way the language writes it: 1.234 (vi) / 1,234 (en).
+function formatWhole(n, lang) {
+  if (!Number.isFinite(n)) return DASH;
+  return numberFormat(lang === "en" ? "en" : "vi-VN", { maximumFractionDigits: 0 }).format(n);
+}
+
+// A headline figure, one decimal at most: 100,4 tỷ · 301 triệu · 812 (vi); 100.4B (en).
+function formatHeadline(n, lang) {
+  if (!Number.isFinite(n)) return DASH;
+  if (lang === "en") {
+    return numberFormat("en", { notation: "compact", maximumFractionDigits: 1 }).format(n);
+  }
+  const one = numberFormat("vi-VN", { maximumFractionDigits: 1 });
+  const v = Math.abs(n);
+  // 999,96 triệu would round to "1.000 triệu", so it already reads as tỷ.
+  if (v >= 999_950_000) return `${one.format(n / 1e9)} tỷ`;
+  if (v >= 999_950) return `${one.format(n / 1e6)} triệu`;
+  return formatWhole(n, lang);
+}
+
+// The campaign's headline, as the organisers quote it:
+// "812 phiên · 14 tỉnh · 301 triệu lượt xem · 100,4 tỷ ₫".
+function formatCampaign(c, lang) {
+  if (!c) return "";
+  const views = formatHeadline(c.views, lang);
+  const gmv = formatHeadline(c.gmv_vnd, lang);
+  if (lang === "en") {
+    return `${formatWhole(c.sessions, lang)} sessions · ${formatWhole(c.provinces, lang)} provinces`
+      + ` · ${views} views · ${gmv} ₫`;
+  }
+  return `${formatWhole(c.sessions, lang)} phiên · ${formatWhole(c.provinces, lang)} tỉnh`
+    + ` · ${views} lượt xem · ${gmv} ₫`;
 }
 
 // OCOP ratings run from 1 to 5 stars.
