@@ -34,7 +34,8 @@ chaos: setup
 	OCOP_CHAOS=full OCOP_CHAOS_REPORT=.run/chaos-report.md $(BIN)/python -m pytest tests/chaos
 	cat .run/chaos-report.md
 
-# The benchmark harness (bench/): BENCH_QUICK=1 for the short mode, BENCH_RUNS, BENCH_SOAK_S.
+# The benchmark harness (bench/): BENCH_QUICK=1 for the short mode, BENCH_RUNS, BENCH_SOAK_S,
+# BENCH_ONLY=soak (or flash, kill) for those scenarios alone.
 bench: setup
 	$(BIN)/python -m pip install -q -e '.[bench]'
 	$(BIN)/python -m bench

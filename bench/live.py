@@ -12,8 +12,8 @@ import contextlib
 import json
 import math
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -21,7 +21,7 @@ from typing import Any
 from aiokafka.errors import KafkaError
 
 from bench.context import Context
-from bench.paced import Schedule
+from bench.paced import Rotation, Schedule
 from bench.redisprobe import RedisProbe
 from bench.services import Service, fetch_text, python_argv, settings_env
 from bench.stats import Scrape, median
@@ -53,6 +53,10 @@ class LoadReport:
 class Rig:
     """Worker, web and paced producer, with lag sampled every 0.2 s.
 
+    ``overrides`` are settings of the worker and web process (by field name);
+    ``rotation`` makes the producer rotate over groups of sessions (its epoch is set when
+    the rig starts, and kept in ``rig.rotation``).
+
     Usage::
 
         async with Rig(ctx, "fresh", rate=3500.0) as rig:
@@ -60,12 +64,16 @@ class Rig:
             ...                       # rig.lag, rig.worker, rig.web, rig.worker_scrape()
     """
 
-    def __init__(self, ctx: Context, name: str, *, rate: float) -> None:
+    def __init__(self, ctx: Context, name: str, *, rate: float,
+                 overrides: Mapping[str, int] | None = None,
+                 rotation: Rotation | None = None) -> None:
         self.ctx = ctx
         self.name = name
         self.rate = rate
         self.settings: Settings = scenario_settings(ctx.addrs, ctx.tag(name),
-                                                    partitions=ctx.config.partitions)
+                                                    partitions=ctx.config.partitions,
+                                                    overrides=overrides)
+        self.rotation = rotation
         self.keys = Keys(self.settings.key_prefix)
         self.probe = RedisProbe(self.settings.redis_url)
         self.lag: list[LagSample] = []
@@ -87,6 +95,9 @@ class Rig:
                                  log_dir=self.ctx.log_dir)
         self.web.wait_http(f"http://127.0.0.1:{self.settings.web_port}/healthz")
         worker.wait_http(f"http://127.0.0.1:{self.settings.worker_metrics_port}/healthz")
+        if self.rotation is not None:
+            # The first turn starts with the load, so the groups' turns are whole.
+            self.rotation = replace(self.rotation, epoch_s=time.time())
         await self.set_load([(0.0, self.rate)])
         self._sampler = asyncio.create_task(self._sample_lag())
         return self
@@ -134,6 +145,8 @@ class Rig:
             "--views", self.settings.views_topic, "--orders", self.settings.orders_topic,
             "--schedule", json.dumps([list(seg) for seg in schedule]),
             "--seed", str(self.ctx.config.seed + len(self.loads)), "--out", str(out),
+            "--partitions", str(self.ctx.config.partitions),
+            *(("--rotation", self.rotation.to_json()) if self.rotation else ()),
         )
         new = Service.start(f"{self.name}-load", argv, env=settings_env(self.settings),
                             log_dir=self.ctx.log_dir)
@@ -156,6 +169,11 @@ class Rig:
         """Raise if the paced producer died."""
         if self._producer is not None:
             self._producer[0].check_alive()
+
+    @property
+    def started_s(self) -> float:
+        """When the rig started (epoch s): its minute buckets are all from then on."""
+        return self._started_ms / 1000
 
     async def lag_now(self) -> float:
         """Seconds between now and the newest view event Redis holds, worst partition."""

@@ -10,11 +10,12 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from bench.scenarios.soak import SoakSeries
+from bench.stats import Series
 from bench.targets import Results
-
-Series = Sequence[tuple[float, float]]
 
 _CONSUMERS = (
     ("ceiling.single", "ceiling, 1/msg"), ("floor.single", "faust floor, 1/msg"),
@@ -82,19 +83,69 @@ def lag(series: Series, path: Path, *, title: str, marks: Mapping[str, float] | 
     _save(fig, path)
 
 
-def memory(curves: Mapping[str, Series], path: Path) -> None:
-    """Memory over the soak, MiB."""
+def soak_memory(soak: SoakSeries, path: Path) -> None:
+    """Worker, web and Redis memory over the soak, MiB, with the warm-up and the two
+    windows growth compares shaded."""
     fig, ax = plt.subplots(figsize=(9, 4.5))
-    start = min((s[0][0] for s in curves.values() if s), default=0.0)
-    for label, series in curves.items():
-        ax.plot([(t - start) / 60 for t, _ in series], [v / 2**20 for _, v in series],
-                label=label)
+    t0 = soak.began
+    for label, series in (("worker RSS", soak.worker_rss), ("web RSS", soak.web_rss),
+                          ("Redis used_memory", soak.redis_memory)):
+        ax.plot(_minutes(series, t0), [v / 2**20 for _, v in series], label=label)
+    _shade_windows(ax, soak)
     ax.set_xlabel("minutes")
     ax.set_ylabel("MiB")
-    ax.set_title("Memory during the soak")
+    ax.set_title("Memory during the soak (rotating sessions, shortened horizons)")
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(fontsize="small")
     _save(fig, path)
+
+
+def soak_state(soak: SoakSeries, path: Path) -> None:
+    """The state with a horizon over the soak, one panel per kind, with a vertical line
+    at each moment its horizon was crossed."""
+    fig, axes = plt.subplots(3, 1, figsize=(12, 9), sharex=True)
+    t0 = soak.began
+    panels: Sequence[tuple[str, Sequence[tuple[str, Series, float]], Sequence[float], str]] = (
+        ("order states", (("worker (ocop_worker_order_states)", soak.worker_order_states, 1.0),
+                          ("Redis (HLEN of {sN}:orders)", soak.redis_order_states, 1.0)),
+         soak.orders_forgotten, "a group quiet for order horizon + lateness"),
+        ("dedup fingerprints", (("worker (ocop_worker_dedup_ids)", soak.worker_dedup_ids, 1.0),
+                                ("Redis ({sN}:seen:* bytes / 8)", soak.redis_dedup_bytes,
+                                 1 / 8)),
+         soak.fingerprints_forgotten, "a minute of them past the lateness horizon"),
+        ("minute buckets in Redis", (("{sN}:minute:* keys", soak.minute_buckets, 1.0),),
+         soak.buckets_expired, "a minute bucket past its retention"),
+    )
+    for ax, (title, curves, crossings, crossing_label) in zip(axes, panels, strict=True):
+        for label, series, scale in curves:
+            ax.plot(_minutes(series, t0), [v * scale for _, v in series], label=label)
+        for i, at in enumerate(crossings):
+            ax.axvline((at - t0) / 60, color="#e45756", linestyle=":", linewidth=0.9,
+                       label=crossing_label if i == 0 else None)
+        _shade_windows(ax, soak)
+        ax.set_ylim(bottom=0)
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    axes[-1].set_xlabel("minutes")
+    _save(fig, path)
+
+
+def _minutes(series: Series, t0: float) -> list[float]:
+    return [(t - t0) / 60 for t, _ in series]
+
+
+def _shade_windows(ax: Axes, soak: SoakSeries) -> None:
+    """The warm-up, and the two windows of one rotation each that growth compares."""
+    t0 = soak.began
+    end = soak.worker_rss[-1][0] if soak.worker_rss else t0
+    ax.axvspan(0, max(0.0, soak.warmup_end - t0) / 60, color="grey", alpha=0.12,
+               label="warm-up")
+    if end - soak.window_s >= soak.warmup_end + soak.window_s:
+        for i, start in enumerate((soak.warmup_end, end - soak.window_s)):
+            ax.axvspan((start - t0) / 60, (start + soak.window_s - t0) / 60,
+                       color="#4c78a8", alpha=0.07,
+                       label="windows compared (one rotation each)" if i == 0 else None)
 
 
 def _save(fig: Figure, path: Path) -> None:

@@ -11,6 +11,16 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from store.keys import Keys
+from store.windows import MINUTE_MS, minute_of
+
+
+@dataclass(frozen=True, slots=True)
+class HeldState:
+    """What Redis holds of the state that has a horizon, summed over shards."""
+
+    order_states: int
+    dedup_bytes: int
+    minute_buckets: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +102,33 @@ class RedisProbe:
         info = await self.redis.info("memory")
         self.own_commands += 1
         return int(info["used_memory"])
+
+    async def held_state(self, keys: Keys, partitions: int, since_ms: int,
+                         until_ms: int) -> HeldState:
+        """Order states (``HLEN`` of each shard's orders hash), dedup fingerprint bytes
+        (``STRLEN`` of each minute in its ``seen-minutes`` set) and minute buckets alive
+        among the minutes from ``since_ms`` to ``until_ms``."""
+        shards = range(partitions)
+        minutes = range(minute_of(since_ms), until_ms + 1, MINUTE_MS)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for shard in shards:
+                pipe.hlen(keys.orders(shard))
+                pipe.smembers(keys.seen_minutes(shard))
+            for shard in shards:
+                for minute in minutes:
+                    pipe.exists(keys.minute(shard, minute))
+            first = await pipe.execute()
+        orders = first[0:2 * partitions:2]
+        seen = [(shard, sorted(first[2 * shard + 1])) for shard in shards]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for shard, members in seen:
+                for minute_text in members:
+                    pipe.strlen(keys.seen(shard, int(minute_text)))
+            lengths = await pipe.execute()
+        self.own_commands += len(first) + len(lengths)
+        return HeldState(order_states=sum(int(n) for n in orders),
+                         dedup_bytes=sum(int(n) for n in lengths),
+                         minute_buckets=sum(int(n) for n in first[2 * partitions:]))
 
     async def version(self) -> str:
         """redis-server's version."""

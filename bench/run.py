@@ -9,15 +9,16 @@ import math
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from bench import plots, versions
-from bench.config import BenchConfig
+from bench.config import ONLY, BenchConfig
 from bench.context import Context, Figures
 from bench.live import Rig
 from bench.notes import why_missed
+from bench.paced import Rotation
 from bench.prefill import Prefilled, envelopes, fair_messages, now_ms, prefill, singles
 from bench.profiler import summarize, summarize_inclusive, top_functions
 from bench.redisprobe import RedisProbe
@@ -27,7 +28,7 @@ from bench.scenarios.fanout import fanout
 from bench.scenarios.flash import flash_sale
 from bench.scenarios.freshness import freshness
 from bench.scenarios.recovery import worker_killed
-from bench.scenarios.soak import soak
+from bench.scenarios.soak import SoakSeries, soak
 from bench.targets import Results
 from bench.throughput import Throughput
 from bench.topics import delete_topics, scenario_settings
@@ -51,7 +52,7 @@ class Raw:
     kill_lag: list[tuple[float, float]] = field(default_factory=list)
     marks: dict[str, float] = field(default_factory=dict)
     spans: dict[str, tuple[float, float]] = field(default_factory=dict)
-    memory: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+    soak: SoakSeries | None = None
 
 
 def _figures(measured: Throughput) -> Figures:
@@ -101,26 +102,36 @@ async def _live(ctx: Context, rate: float, raw: Raw) -> dict[str, Figures]:
     return {"freshness": fresh, "freshness.half": half, "fanout": spread}
 
 
-async def _once(ctx: Context, capacity: float, raw: Raw) -> dict[str, Figures]:
-    """Flash sale and worker kill on one rig, then the soak on a fresh one."""
-    base = ctx.config.load_share * capacity
+async def _once(ctx: Context, capacity: float, raw: Raw,
+                which: Sequence[str] = ONLY) -> dict[str, Figures]:
+    """Flash sale, worker kill and soak (those in ``which``), each on a rig of its own.
+
+    A rig of its own for each: a flash-sale backlog still draining would be blamed on
+    the kill, and the soak's horizons are shortened.
+    """
+    config = ctx.config
+    base = config.load_share * capacity
     out: dict[str, Figures] = {}
-    async with Rig(ctx, "flash", rate=base) as rig:
-        ctx.log(f"flash sale over {base:,.0f} events/s")
-        out["flash"] = await flash_sale(ctx, rig, capacity=capacity)
-        raw.lag = [(s.t, s.lag_s) for s in rig.lag if not math.isnan(s.lag_s)]
-    raw.spans["flash sale"] = (out["flash"]["t_spike_start"], out["flash"]["t_spike_end"])
-    # A rig of its own: a flash-sale backlog still draining would be blamed on the kill.
-    async with Rig(ctx, "kill", rate=base) as rig:
-        ctx.log("worker SIGKILL")
-        out["recovery"] = await worker_killed(ctx, rig)
-        raw.kill_lag = [(s.t, s.lag_s) for s in rig.lag if not math.isnan(s.lag_s)]
-    raw.marks["worker killed"] = out["recovery"]["t_killed"]
-    async with Rig(ctx, "soak", rate=base) as rig:
-        ctx.log(f"soak for {ctx.config.soak_s:.0f} s")
-        out["soak"], series = await soak(ctx, rig)
-    raw.memory = {"worker RSS": series.worker_rss, "web RSS": series.web_rss,
-                  "Redis used_memory": series.redis_memory}
+    if "flash" in which:
+        async with Rig(ctx, "flash", rate=base) as rig:
+            ctx.log(f"flash sale over {base:,.0f} events/s")
+            out["flash"] = await flash_sale(ctx, rig, capacity=capacity)
+            raw.lag = [(s.t, s.lag_s) for s in rig.lag if not math.isnan(s.lag_s)]
+        raw.spans["flash sale"] = (out["flash"]["t_spike_start"], out["flash"]["t_spike_end"])
+    if "kill" in which:
+        async with Rig(ctx, "kill", rate=base) as rig:
+            ctx.log("worker SIGKILL")
+            out["recovery"] = await worker_killed(ctx, rig)
+            raw.kill_lag = [(s.t, s.lag_s) for s in rig.lag if not math.isnan(s.lag_s)]
+        raw.marks["worker killed"] = out["recovery"]["t_killed"]
+    if "soak" in which:
+        rotation = Rotation(groups=config.soak_groups, live_s=config.soak_live_s)
+        async with Rig(ctx, "soak", rate=base, overrides=config.soak_overrides,
+                       rotation=rotation) as rig:
+            ctx.log(f"soak for {config.soak_s:.0f} s, horizons {config.soak_overrides}, "
+                    f"{rotation.groups} groups of sessions live {rotation.live_s:.0f} s "
+                    f"each in turn")
+            out["soak"], raw.soak = await soak(ctx, rig)
     return out
 
 
@@ -139,6 +150,27 @@ async def _profiles(ctx: Context, data: Mapping[str, Prefilled],
                 f"incl. {k}": v for k, v in summarize_inclusive(text, HOT_SPOTS).items()}
             found[f"{label}, hottest functions (self time)"] = top_functions(text)
     return found
+
+
+async def only(ctx: Context, results: Results, raw: Raw) -> None:
+    """``BENCH_ONLY``: the capacity once (pipeline, 1 event/message), then those scenarios."""
+    config = ctx.config
+    ctx.log("generating the fair")
+    tag = ctx.tag("single")
+    records = list(singles(fair_messages(config.single_events, seed=config.seed,
+                                         now_ms=now_ms())))
+    ctx.log(f"pre-filling {len(records):,} messages (1 event/message)")
+    data = await prefill(scenario_settings(ctx.addrs, tag, partitions=config.partitions),
+                         records)
+    del records
+    try:
+        ctx.log("pipeline, 1 event/message: the capacity the paced load is a share of")
+        results.runs.append({"pipeline.single": await pipeline.run_worker(
+            ctx, data, source_tag=tag, name="pipe-single")})
+    finally:
+        await delete_topics(ctx.addrs.kafka_bootstrap, [data.views_topic, data.orders_topic])
+    results.once = await _once(ctx, results.median("pipeline.single", "events_s"), raw,
+                               config.only)
 
 
 async def bench(ctx: Context, results: Results, raw: Raw) -> dict[str, dict[str, float]]:
@@ -190,17 +222,24 @@ def _settings_table(config: BenchConfig, settings: Settings) -> dict[str, str]:
         "flash sale": f"{config.flash_factor:.0f}x for {config.flash_s:.0f} s",
         "recovery bound": f"{config.recover_cap_s:.0f} s",
         "soak": f"{config.soak_s:.0f} s",
+        "soak horizons": (f"OCOP_MAX_LATENESS_S={config.soak_lateness_s}, "
+                          f"OCOP_ORDER_HORIZON_S={config.soak_order_horizon_s}, "
+                          f"OCOP_MINUTE_RETENTION_S={config.soak_minute_retention_s}"),
+        "soak rotation": (f"{config.soak_groups} groups of sessions, each live "
+                          f"{config.soak_live_s} s then quiet "
+                          f"{(config.soak_groups - 1) * config.soak_live_s} s"),
     }
 
 
 def _write(config: BenchConfig, results: Results, raw: Raw, meta: Meta) -> None:
     out = config.results_dir
     out.mkdir(parents=True, exist_ok=True)
-    plots.throughput(results, out / "throughput.png")
-    plots.cdf({"event time → screen, 70 % load": raw.screen_ms,
-               "event time → screen, 35 % load": raw.half_screen_ms,
-               "server_time → screen, 70 % load": raw.delivery_ms},
-              out / "freshness.png", title="Freshness (last run)", xlabel="ms")
+    if not config.only:
+        plots.throughput(results, out / "throughput.png")
+        plots.cdf({"event time → screen, 70 % load": raw.screen_ms,
+                   "event time → screen, 35 % load": raw.half_screen_ms,
+                   "server_time → screen, 70 % load": raw.delivery_ms},
+                  out / "freshness.png", title="Freshness (last run)", xlabel="ms")
     if raw.fanout:
         plots.cdf({"board screens": raw.fanout["board"]["quantiles"],
                    "host pages": raw.fanout["host"]["quantiles"]},
@@ -210,9 +249,11 @@ def _write(config: BenchConfig, results: Results, raw: Raw, meta: Meta) -> None:
               spans=raw.spans)
     plots.lag(raw.kill_lag, out / "kill.png", title="Worker SIGKILLed under the paced load",
               marks=raw.marks)
-    plots.memory(raw.memory, out / "soak.png")
+    if raw.soak is not None:
+        plots.soak_memory(raw.soak, out / "soak.png")
+        plots.soak_state(raw.soak, out / "soak-state.png")
     meta.plots = [p for p in ("throughput.png", "freshness.png", "fanout.png", "flash.png",
-                              "kill.png", "soak.png") if (out / p).exists()]
+                              "kill.png", "soak.png", "soak-state.png") if (out / p).exists()]
     (out / "results.md").write_text(render(results, meta))
     (out / "results.json").write_text(json.dumps(
         {"runs": results.runs, "once": results.once, "profiles": meta.profiles}, indent=1))
@@ -228,17 +269,22 @@ def main() -> None:
     ctx = Context(config, addrs, log_dir=config.run_dir / "logs",
                   stamp=dt.datetime.now().strftime("%H%M%S"))
     results, raw = Results(), Raw()
+    profiles: dict[str, dict[str, float]] = {}
     try:
-        profiles = asyncio.run(bench(ctx, results, raw))
+        if config.only:
+            asyncio.run(only(ctx, results, raw))
+        else:
+            profiles = asyncio.run(bench(ctx, results, raw))
         redis_version = asyncio.run(_redis_version(addrs.redis_url))
     finally:
         stack.down()
     meta = Meta(
         command=" ".join([*(f"{k}={os.environ[k]}" for k in ("BENCH_QUICK", "BENCH_RUNS",
-                                                               "BENCH_SOAK_S")
+                                                               "BENCH_SOAK_S", "BENCH_ONLY")
                              if k in os.environ), "make bench"]),
         started=dt.datetime.fromtimestamp(started).isoformat(timespec="seconds"),
-        minutes=(time.time() - started) / 60, runs=config.runs, quick=config.quick,
+        minutes=(time.time() - started) / 60, runs=len(results.runs), quick=config.quick,
+        only=config.only,
         versions=versions.package_versions() | {"Apache Kafka": stack.kafka_version,
                                                  "redis-server": redis_version},
         accelerations=versions.accelerations(),

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 Labels = tuple[tuple[str, str], ...]
 Buckets = list[tuple[float, float]]
+# Samples over time: (epoch seconds, value).
+Series = Sequence[tuple[float, float]]
 
 _SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)")
 _LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
@@ -120,16 +122,23 @@ def histogram_quantile(buckets: Buckets, q: float) -> float:
     return lower
 
 
-def growth(series: Sequence[tuple[float, float]]) -> float:
-    """Relative growth of a (t, value) series: last 10 % of its time vs its 10-20 % part.
+def after_warmup(series: Series, start: float, window: float) -> tuple[list[float], list[float]]:
+    """Values of a (t, value) series in its first ``window`` seconds from ``start`` and in
+    its last ``window`` seconds; both empty unless the two windows are apart."""
+    if not series or series[-1][0] - window < start + window:
+        return [], []
+    end = series[-1][0]
+    early = [v for t, v in series if start <= t < start + window]
+    late = [v for t, v in series if t > end - window]
+    return early, late
 
-    The first 10 % is left out as warm-up (imports, caches, first connections); medians
-    keep one garbage-collection spike from deciding the answer. NaN when too short.
-    """
-    if len(series) < 10:
+
+def growth_after(series: Series, start: float, window: float) -> float:
+    """Relative growth of a series after its warm-up (which ends at ``start``): the median
+    of its last ``window`` seconds against the median of the first ``window`` after the
+    warm-up. Medians keep one garbage-collection spike from deciding the answer; windows
+    of a whole period of a sawing load compare the same phases. NaN when too short."""
+    early, late = after_warmup(series, start, window)
+    if len(early) < 3 or len(late) < 3:
         return math.nan
-    t0, t1 = series[0][0], series[-1][0]
-    span = t1 - t0
-    early = [v for t, v in series if t0 + 0.1 * span <= t <= t0 + 0.2 * span]
-    late = [v for t, v in series if t >= t1 - 0.1 * span]
     return ratio(median(late), median(early)) - 1.0

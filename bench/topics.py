@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -28,14 +29,17 @@ class Outgoing:
 
 
 def scenario_settings(addrs: StackAddresses, tag: str, *, partitions: int,
-                      topics_of: str | None = None) -> Settings:
+                      topics_of: str | None = None,
+                      overrides: Mapping[str, int] | None = None) -> Settings:
     """Settings of one scenario: its own topics (or ``topics_of``'s), keys, group and ports.
 
-    ``topics_of`` points a scenario at another tag's pre-filled input topics.
+    ``topics_of`` points a scenario at another tag's pre-filled input topics;
+    ``overrides`` sets fields by name (the soak's shortened horizons), validated as
+    ``OCOP_*`` variables would be.
     """
     metrics_port, web_port = pick_free_ports(2)
     source = topics_of or tag
-    return Settings(
+    fields: dict[str, Any] = dict(
         kafka_bootstrap=addrs.kafka_bootstrap,
         redis_url=addrs.redis_url,
         key_prefix=tag,
@@ -56,6 +60,7 @@ def scenario_settings(addrs: StackAddresses, tag: str, *, partitions: int,
         web_max_connections_per_address=4_000,
         instance_id=f"{tag}-worker",
     )
+    return Settings(**(fields | dict(overrides or {})))
 
 
 async def create_topics(settings: Settings) -> None:

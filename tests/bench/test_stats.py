@@ -4,8 +4,9 @@ import pytest
 
 from bench.stats import (
     Scrape,
+    after_warmup,
     bucket_delta,
-    growth,
+    growth_after,
     histogram_quantile,
     median,
     percentile,
@@ -89,10 +90,25 @@ def test_bucket_delta_keeps_only_new_observations() -> None:
     assert bucket_delta(before, after) == [(0.1, 2.0), (math.inf, 4.0)]
 
 
-def test_growth_compares_late_with_early_medians() -> None:
+def test_growth_after_compares_the_last_window_with_the_first_after_warm_up() -> None:
     flat = [(float(t), 100.0) for t in range(100)]
     rising = [(float(t), 100.0 + t) for t in range(101)]
-    assert growth(flat) == 0.0
-    # early window t in [10, 20] has median 115; late window t >= 90 has median 195.
-    assert growth(rising) == pytest.approx(195 / 115 - 1)
-    assert math.isnan(growth(flat[:5]))
+    assert growth_after(flat, 20.0, 30.0) == 0.0
+    # first window t in [20, 50) has median 134.5; the last, t > 70, has median 185.5.
+    assert growth_after(rising, 20.0, 30.0) == pytest.approx(185.5 / 134.5 - 1)
+
+
+def test_growth_after_ignores_the_warm_up() -> None:
+    # Climbs during the warm-up, then saws from 200 to 290 with a period of 10.
+    series = [(float(t), float(t * 10) if t < 20 else 200.0 + 10 * (t % 10))
+              for t in range(120)]
+    assert growth_after(series, 20.0, 40.0) == 0.0
+
+
+def test_windows_after_warm_up_must_be_apart() -> None:
+    series = [(float(t), 1.0) for t in range(100)]
+    assert after_warmup(series, 40.0, 30.0) == ([], [])
+    assert math.isnan(growth_after(series, 40.0, 30.0))
+    early, late = after_warmup(series, 30.0, 30.0)
+    assert (len(early), len(late)) == (30, 30)
+    assert math.isnan(growth_after([], 0.0, 1.0))
