@@ -14,6 +14,7 @@ COPY counting counting
 COPY streams streams
 COPY consumers consumers
 COPY web web
+COPY reports reports
 COPY cli cli
 # The development tools give the image `ocop-live simulate` for a rehearsal fair; the
 # product packages above never import them.

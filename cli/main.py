@@ -13,6 +13,7 @@ from redis.exceptions import RedisError
 
 from cli.deadletters import dlq
 from cli.environment import command_settings, configure_logging
+from cli.report import report
 from cli.screens import screens
 from common.catalog import SAMPLE_CATALOG
 from common.clock import wall_ms
@@ -33,6 +34,7 @@ def main() -> None:
 
 main.add_command(screens)
 main.add_command(dlq)
+main.add_command(report)
 
 
 @main.command()
@@ -122,7 +124,8 @@ def catalog() -> None:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                 required=False)
 def catalog_load(path: Path | None) -> None:
-    """Publish the sessions in PATH (default: the sample catalog) to the catalog topic."""
+    """Publish the fairs and sessions in PATH (default: the sample catalog) to the catalog
+    topic."""
     from common.catalog import CatalogError, load_catalog
     from consumers.catalog import publish_catalog
     from consumers.topics import ensure_topics
@@ -139,7 +142,8 @@ def catalog_load(path: Path | None) -> None:
         return await publish_catalog(loaded, settings=settings)
 
     n = asyncio.run(run())
-    click.echo(f"published {n} sessions from {source} to {settings.sessions_topic}")
+    click.echo(f"published {len(loaded.fairs)} fairs and {n} sessions from {source} to "
+               f"{settings.sessions_topic}")
 
 
 @main.command()
@@ -161,8 +165,8 @@ def rebuild() -> None:
         raise click.ClickException(str(exc)) from exc
     click.echo(
         f"\nrebuilt from {report.messages:,} messages ({report.dead_letters:,} dead letters "
-        f"not re-sent), {report.sessions} catalog sessions; removed {report.keys_removed:,} "
-        "old keys"
+        f"not re-sent), {report.fairs} fairs and {report.sessions} sessions in the catalog; "
+        f"removed {report.keys_removed:,} old keys"
     )
 
 

@@ -194,8 +194,8 @@ def test_dockerfile_installs_the_package_with_the_readme_entry_point() -> None:
     assert program in scripts
     assert scripts[program] == "cli.main:main"
     assert f"`{program} worker`" in (REPO / "README.md").read_text(encoding="utf-8")
-    for package in ("common", "store", "counting", "streams", "consumers", "web", "cli",
-                    "devtools"):
+    for package in ("common", "store", "counting", "streams", "consumers", "web", "reports",
+                    "cli", "devtools"):
         assert f"COPY {package} {package}" in lines
 
 
