@@ -27,6 +27,8 @@ from streams.wiring import aggregator_for, catalog_store_for, store_for
 log = logging.getLogger(__name__)
 
 _METRICS_TYPE = "text/plain; version=0.0.4"
+# How often partitions are checked for a stall (two checks in a row must agree).
+STALL_SWEEP_S = 5.0
 
 
 def build_app(settings: Settings, *, partitions: int | None = None) -> faust.App:
@@ -90,6 +92,18 @@ def build_app(settings: Settings, *, partitions: int | None = None) -> faust.App
             log.info("resuming %s[%d] at offset %d (recorded in Redis)", topic, partition, offset)
             await app.consumer.seek(TP(topic, partition), offset)
 
+    @app.timer(interval=STALL_SWEEP_S)  # type: ignore[untyped-decorator]  # faust's stubs
+    async def sweep_stalled() -> None:
+        # A partition faust moved past what Redis holds is caught up when its next
+        # record arrives; one that receives none would stay behind (BatchProcessor).
+        positions: dict[tuple[str, int], int] = {}
+        for tp in app.consumer.assignment():
+            if tp.topic in source_topics:
+                position = await app.consumer.position(tp)
+                if position is not None:
+                    positions[tp.topic, tp.partition] = position
+        await processor.catch_up(positions)
+
     @app.on_partitions_revoked.connect
     async def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         # mode sends (app, revoked_partitions); a shard whose partitions left this worker
@@ -124,7 +138,8 @@ def build_app(settings: Settings, *, partitions: int | None = None) -> faust.App
                          "stopped_shards": {str(k): v for k, v in sorted(stopped.items())}},
                         status=503 if stopped else 200)
 
-    del count, catalog, on_assigned, on_revoked, close_ranges, metrics_page, healthz
+    del count, catalog, on_assigned, sweep_stalled, on_revoked, close_ranges, metrics_page
+    del healthz
     return app
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Protocol, TypeVar
 
 from redis.exceptions import RedisError
@@ -63,6 +64,9 @@ class BatchProcessor:
         self.retry_max_s = retry_max_s
         self._states: dict[int, ShardState] = {}
         self._stopped: dict[int, str] = {}
+        # The counting agent and the stall sweep both process; one batch at a time.
+        self._lock = asyncio.Lock()
+        self._last_sweep: dict[tuple[str, int], tuple[int, int]] = {}
 
     @property
     def stopped(self) -> dict[int, str]:
@@ -75,6 +79,8 @@ class BatchProcessor:
         for shard in gone:
             self._states.pop(shard, None)
             self._stopped.pop(shard, None)
+        for key in [key for key in self._last_sweep if key[1] in gone]:
+            del self._last_sweep[key]
         metrics.SHARDS_STOPPED.set(len(self._stopped))
 
     async def resume_offsets(self, partitions: Iterable[tuple[str, int]]) -> dict[
@@ -95,8 +101,44 @@ class BatchProcessor:
                 resume[tp] = 0 if last is None else last + 1
         return resume
 
+    async def catch_up(self, positions: Mapping[tuple[str, int], int]) -> int:
+        """Count what a stalled partition skipped; returns how many records were read.
+
+        faust can move a partition's position to a committed offset ahead of what Redis
+        holds (after a shard stopped and was repaired, or Redis lost writes). The next
+        record of that partition reveals the gap and it is read again; a partition that
+        receives nothing more would hold the gap forever. ``positions`` are the
+        consumer's positions: a partition whose position and recorded offset are both
+        unchanged since the last call, with offsets in between, is read up to its
+        position here.
+        """
+        read = 0
+        for (topic, shard), position in positions.items():
+            if shard in self._stopped:
+                continue
+            state = await self._state(shard)
+            if state is None:
+                continue
+            recorded = state.offsets.get(topic, -1)
+            seen, self._last_sweep[topic, shard] = (
+                self._last_sweep.get((topic, shard)), (recorded, position))
+            if position <= recorded + 1 or seen != (recorded, position):
+                continue
+            found = await self.ranges.read(topic, shard, recorded + 1, position)
+            if found:
+                log.warning("shard %d: %s stalled at offset %d with the consumer at %d; read "
+                            "%d skipped record(s) from Kafka", shard, topic, recorded, position,
+                            len(found))
+                read += len(found)
+                await self.process(found)
+        return read
+
     async def process(self, records: Sequence[Record]) -> None:
         """Count ``records``; returns once Redis holds their effect and their offsets."""
+        async with self._lock:
+            await self._process(records)
+
+    async def _process(self, records: Sequence[Record]) -> None:
         started = time.perf_counter()
         consumed = Counter(record.topic for record in records)
         by_shard: dict[int, list[Record]] = {}

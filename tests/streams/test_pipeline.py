@@ -196,3 +196,28 @@ async def test_a_dead_letter_the_topic_refuses_stops_its_shard_not_the_worker(
     assert "v[1]@4" in worker.stopped[1]
     # Redis holds nothing of shard 1: a restarted worker reads it all again.
     assert await redis.exists(keys.offsets(1)) == 0
+
+
+async def test_a_partition_that_stalls_behind_the_consumer_is_read_from_kafka(
+        setup: tuple) -> None:
+    redis, keys, make = setup
+    processor = make(LogReader(_views(range(10))))
+    await processor.process(_views(range(4)))
+    # faust moved the consumer to offset 10 and no record of the partition arrives.
+    assert await processor.catch_up({("v", 0): 10}) == 0  # one look is not a stall
+    assert await processor.catch_up({("v", 0): 10}) == 6
+    assert await _views_total(redis, keys) == 10
+    # Caught up: nothing more to read, however often it looks.
+    assert await processor.catch_up({("v", 0): 10}) == 0
+    assert await processor.catch_up({("v", 0): 10}) == 0
+
+
+async def test_a_partition_still_moving_is_left_to_the_consumer(setup: tuple) -> None:
+    _, _, make = setup
+    log = LogReader(_views(range(20)))
+    processor = make(log)
+    await processor.process(_views(range(4)))
+    assert await processor.catch_up({("v", 0): 10}) == 0
+    await processor.process(_views(range(4, 8)))
+    assert await processor.catch_up({("v", 0): 12}) == 0
+    assert log.reads == []
