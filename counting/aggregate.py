@@ -29,6 +29,7 @@ from counting.contract import (
     Reason,
     Rejected,
     Status,
+    ViewerCount,
     ViewEvent,
 )
 from counting.delta import DeadLetter, ShardDelta
@@ -202,7 +203,7 @@ class Aggregator:
         if self.fault_event_prefix and event.event_id.startswith(self.fault_event_prefix):
             raise InjectedFault(f"event_id {event.event_id!r} matches the injected fault")
         ts = event.ts_ms
-        if isinstance(event, ViewEvent):
+        if not isinstance(event, OrderEvent):
             fingerprint = id_hash("views", event.event_id)
             if not state.seen.add(fingerprint, ts):
                 delta.duplicates += 1
@@ -230,10 +231,10 @@ class Aggregator:
         last = state.last_at.get(sid)
         if last is None or ts > last:
             state.last_at[sid] = delta.last_at[sid] = ts
-        if isinstance(event, ViewEvent):
-            _view(state, delta, tally, event)
-        else:
+        if isinstance(event, OrderEvent):
             _order(state, delta, tally, event)
+        else:
+            _view(state, delta, tally, event)
         return None
 
     def _past_horizon(self, state: ShardState, event: OrderEvent) -> str | None:
@@ -373,20 +374,21 @@ class _Tally:
             delta.product_gmv[pid] += gmv
 
 
-def _view(state: ShardState, delta: ShardDelta, tally: _Tally, event: ViewEvent) -> None:
+def _view(
+    state: ShardState, delta: ShardDelta, tally: _Tally, event: ViewEvent | ViewerCount
+) -> None:
     sid = event.session_id
     live = state.sessions.get(sid)
     if live is None:
         live = state.sessions[sid] = SessionLive()
     before = live.viewers_now
-    live.net += 1 if event.join else -1
-    after = live.viewers_now
-    if after > live.peak:
-        live.peak = after
-        live.peak_at = event.ts_ms
+    if isinstance(event, ViewerCount):
+        live.report(event.viewers, event.ts_ms)
+    else:
+        live.join_or_leave(event.join, event.ts_ms)
     delta.live[sid] = live
-    delta.totals[VIEWERS_NOW] += after - before
-    if not event.join:
+    delta.totals[VIEWERS_NOW] += live.viewers_now - before
+    if isinstance(event, ViewerCount) or not event.join:
         return
     tally.views[sid, minute_of(event.ts_ms)] += 1
     delta.viewers[sid].add(event.viewer_id)

@@ -3,6 +3,10 @@
 A message value is one event object or a JSON array of events of one session (an
 envelope). Each element is decoded on its own, so one bad event in an envelope is
 dead-lettered alone and the valid ones around it still count.
+
+The wire structs below are the contract itself: the decoders are built from them and the
+published JSON Schemas (``counting/schema.py``, ``docs/contract/``) are generated from
+them, so the two cannot drift apart.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -27,6 +31,8 @@ _Ts = Annotated[str, msgspec.Meta(max_length=40)] | _EpochMs
 
 MAX_QUANTITY = 100_000
 MAX_AMOUNT_VND = 10_000_000_000  # 10 tỷ ₫ for one order is already absurd at a fair
+# No room holds a billion viewers: a larger count is a unit or encoding mistake.
+MAX_VIEWERS = 1_000_000_000
 
 
 class Reason(enum.StrEnum):
@@ -72,21 +78,48 @@ def _check_ids(names: tuple[str, ...], values: tuple[str, ...]) -> None:
 
 
 _VIEW_IDS = ("event_id", "session_id", "viewer_id")
+_COUNT_IDS = ("event_id", "session_id")
 _ORDER_IDS = ("event_id", "order_id", "session_id", "product_id")
 
 
-class _WireView(msgspec.Struct, frozen=True, gc=False):
+# A views-topic event is told apart by its "kind" (a msgspec tagged union), so each kind
+# has exactly its own required fields, in the decoder and in the schema alike.
+class _WireViewBase(msgspec.Struct, frozen=True, gc=False, tag_field="kind"):
     event_id: _Id
     session_id: _Id
     viewer_id: _Id
-    kind: Literal["join", "leave"]
     ts: _Ts
 
     def __post_init__(self) -> None:
         _check_ids(_VIEW_IDS, (self.event_id, self.session_id, self.viewer_id))
 
 
+class _WireJoin(_WireViewBase, frozen=True, gc=False, tag="join"):
+    """A viewer entered the session's room: counts a view and a unique viewer."""
+
+
+class _WireLeave(_WireViewBase, frozen=True, gc=False, tag="leave"):
+    """A viewer left the room (optional: platforms rarely report leaves)."""
+
+
+class _WireViewers(msgspec.Struct, frozen=True, gc=False, tag_field="kind", tag="viewers"):
+    """The platform's own count of viewers in the room at ``ts``."""
+
+    event_id: _Id
+    session_id: _Id
+    viewers: Annotated[int, msgspec.Meta(ge=0, le=MAX_VIEWERS)]
+    ts: _Ts
+
+    def __post_init__(self) -> None:
+        _check_ids(_COUNT_IDS, (self.event_id, self.session_id))
+
+
+_WireView = _WireJoin | _WireLeave | _WireViewers
+
+
 class _WireOrder(msgspec.Struct, frozen=True, gc=False):
+    """A change of an order's status."""
+
     event_id: _Id
     order_id: _Id
     session_id: _Id
@@ -112,6 +145,15 @@ class ViewEvent(msgspec.Struct, frozen=True, gc=False):
     ts_ms: int
 
 
+class ViewerCount(msgspec.Struct, frozen=True, gc=False):
+    """A decoded platform count of the viewers in a session's room."""
+
+    event_id: str
+    session_id: str
+    viewers: int
+    ts_ms: int
+
+
 class OrderEvent(msgspec.Struct, frozen=True, gc=False):
     """A decoded order status change."""
 
@@ -125,7 +167,20 @@ class OrderEvent(msgspec.Struct, frozen=True, gc=False):
     ts_ms: int
 
 
-Event = ViewEvent | OrderEvent
+Event = ViewEvent | ViewerCount | OrderEvent
+
+# The wire types, by the name the published schemas give them (counting/schema.py).
+WIRE_EVENTS: dict[str, type[msgspec.Struct]] = {
+    "view-join": _WireJoin, "view-leave": _WireLeave, "view-viewers": _WireViewers,
+    "order": _WireOrder,
+}
+# What one message value of each topic holds: one event (its kind picks the struct).
+WIRE_EVENT: dict[str, Any] = {"views": _WireView, "orders": _WireOrder}
+
+
+def envelope(event: Any) -> Any:
+    """The envelope type of an event type: a non-empty JSON array of such events."""
+    return Annotated[list[event], msgspec.Meta(min_length=1)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,8 +279,10 @@ def _split(value: bytes) -> list[bytes]:
     return [value] if isinstance(outer, dict) else [bytes(element) for element in outer]
 
 
-def _view(wire: _WireView) -> ViewEvent:
-    return ViewEvent(wire.event_id, wire.session_id, wire.viewer_id, wire.kind == "join",
+def _view(wire: _WireJoin | _WireLeave | _WireViewers) -> ViewEvent | ViewerCount:
+    if isinstance(wire, _WireViewers):
+        return ViewerCount(wire.event_id, wire.session_id, wire.viewers, parse_ts(wire.ts))
+    return ViewEvent(wire.event_id, wire.session_id, wire.viewer_id, isinstance(wire, _WireJoin),
                      parse_ts(wire.ts))
 
 
@@ -253,9 +310,9 @@ class MessageDecoder:
     def __init__(self, *, kind: Literal["views", "orders"], max_bytes: int = 1_048_576) -> None:
         self.kind = kind
         self.max_bytes = max_bytes
-        wire: type[_WireView] | type[_WireOrder] = _WireView if kind == "views" else _WireOrder
+        wire = WIRE_EVENT[kind]
         self._one = msgspec.json.Decoder(wire)
-        self._many = msgspec.json.Decoder(list[wire])  # type: ignore[valid-type]
+        self._many = msgspec.json.Decoder(envelope(wire))
         self._convert = _view if kind == "views" else _order
 
     def decode(self, *, value: bytes | None, key: bytes | None) -> Decoded:
@@ -266,11 +323,10 @@ class MessageDecoder:
         session = key.decode("utf-8", "replace") if key is not None else None
         try:
             wires = [self._one.decode(raw)] if raw[:1] == b"{" else self._many.decode(raw)
-            events = [self._convert(wire) for wire in wires]  # type: ignore[arg-type]
+            events = [self._convert(wire) for wire in wires]
         except (TimestampError, *_DECODE_ERRORS):
+            # An empty envelope lands here too: the envelope type wants one element.
             return self._one_by_one(raw, session)
-        if not events:
-            return _reject(raw, Reason.BAD_ENVELOPE, "empty array")
         expected = events[0].session_id if session is None else session
         for event in events:
             if event.session_id != expected:
@@ -290,9 +346,9 @@ class MessageDecoder:
         indexes: list[int] = []
         for index, element in enumerate(elements):
             try:
-                event = self._convert(self._one.decode(element))  # type: ignore[arg-type]
+                event = self._convert(self._one.decode(element))
             except msgspec.ValidationError as exc:
-                decoded.rejected.append(Rejected(element, Reason.INVALID_FIELD, str(exc), index))
+                decoded.rejected.append(_invalid(element, exc, index))
                 continue
             except _DECODE_ERRORS as exc:
                 decoded.rejected.append(Rejected(element, Reason.BAD_JSON, str(exc), index))
@@ -310,6 +366,16 @@ class MessageDecoder:
             indexes.append(index)
         decoded.indexes = indexes
         return decoded
+
+
+def _invalid(element: bytes, exc: msgspec.ValidationError, index: int) -> Rejected:
+    # Looking for the "kind" tag, msgspec skips the other strings without reading them,
+    # so a views object without a kind can fail validation before its bad UTF-8 is seen.
+    try:
+        element.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        return Rejected(element, Reason.BAD_JSON, f"{type(bad).__name__}: {bad}", index)
+    return Rejected(element, Reason.INVALID_FIELD, str(exc), index)
 
 
 def _reject(raw: bytes, reason: Reason, detail: str) -> Decoded:

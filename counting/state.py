@@ -22,16 +22,41 @@ OrderKey = tuple[str, str]  # (session_id, order_id)
 
 @dataclass(slots=True)
 class SessionLive:
-    """Viewer presence of one session: net joins, and the peak with when it was reached."""
+    """Viewer presence of one session, and its peak with when it was reached.
+
+    Without platform counts: net joins, and the peak of joins - leaves in partition
+    order. Once the session has a count (``count_at`` set), viewers now is its latest
+    count by event time, ties going to the higher count (equal time and count are the
+    same value whatever the event id), and the peak is its highest count, at the earliest
+    time it was reported: both independent of arrival order and repeats.
+    """
 
     net: int = 0
     peak: int = 0
     peak_at: int | None = None
+    count: int = 0
+    count_at: int | None = None
 
     @property
     def viewers_now(self) -> int:
-        """Joins minus leaves, never below zero."""
-        return max(0, self.net)
+        """The latest platform count, else joins minus leaves never below zero."""
+        return self.count if self.count_at is not None else max(0, self.net)
+
+    def join_or_leave(self, join: bool, ts_ms: int) -> None:
+        """Fold in an accepted join or leave."""
+        self.net += 1 if join else -1
+        if self.count_at is None and self.net > self.peak:
+            self.peak = self.net
+            self.peak_at = ts_ms
+
+    def report(self, viewers: int, ts_ms: int) -> None:
+        """Fold in an accepted platform count."""
+        # The first count replaces the peak of joins - leaves: counts alone decide it.
+        if (self.count_at is None or viewers > self.peak
+                or (viewers == self.peak and self.peak_at is not None and ts_ms < self.peak_at)):
+            self.peak, self.peak_at = viewers, ts_ms
+        if self.count_at is None or (ts_ms, viewers) > (self.count_at, self.count):
+            self.count, self.count_at = viewers, ts_ms
 
 
 # Minutes behind the newest one whose ids stay in hash sets (~70 bytes per id); older

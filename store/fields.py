@@ -14,11 +14,15 @@ GMV = "gmv_vnd"
 VIEWERS_NOW = "viewers_now"
 COUNT_FIELDS = (VIEWS, ORDERS, UNITS, GMV)
 
-# A session's live-viewer state: joins minus leaves, and the peak with its event time.
+# A session's live-viewer state: joins minus leaves, and the peak with its event time;
+# for a session whose platform reports counts, its latest count and that count's event
+# time (empty while it has none), which viewers now and the peak then follow.
 NET = "net"
 PEAK = "peak"
 PEAK_AT = "peak_at"
-LIVE_FIELDS = (NET, PEAK, PEAK_AT)
+VIEWERS_COUNT = "viewers_count"
+VIEWERS_COUNT_AT = "viewers_count_at"
+LIVE_FIELDS = (NET, PEAK, PEAK_AT, VIEWERS_COUNT, VIEWERS_COUNT_AT)
 
 # Newest event time (epoch ms) a session counted: "live now" includes a session that
 # counted an event within OCOP_LIVE_GRACE_S, whatever its schedule says.

@@ -33,6 +33,8 @@ from store.fields import (
     PEAK_AT,
     STOPPED_ERROR,
     UNITS,
+    VIEWERS_COUNT,
+    VIEWERS_COUNT_AT,
     VIEWERS_NOW,
     product_field,
     session_field,
@@ -188,6 +190,9 @@ def encode_batch(
         b.add("hset", skey, NET, str(live.net))
         b.add("hset", skey, PEAK, str(live.peak))
         b.add("hset", skey, PEAK_AT, "" if live.peak_at is None else str(live.peak_at))
+        if live.count_at is not None:
+            b.add("hset", skey, VIEWERS_COUNT, str(live.count))
+            b.add("hset", skey, VIEWERS_COUNT_AT, str(live.count_at))
         b.add("hset", skey, VIEWERS_NOW, str(live.viewers_now))
         b.add("zadd", keys.top_viewers(shard), sid, str(live.viewers_now))
     touched = sorted(delta.touched_sessions)
@@ -344,12 +349,14 @@ class ShardStore:
                 for sid in sids:
                     pipe.hmget(k.session(shard, sid), [*LIVE_FIELDS, LAST_AT])
                 rows = await pipe.execute()
-            for sid, (net, peak, peak_at, last) in zip(sids, rows, strict=True):
+            for sid, (net, peak, peak_at, count, count_at, last) in zip(sids, rows, strict=True):
                 if net is not None or peak is not None:
                     state.sessions[sid] = SessionLive(
                         net=int(net or 0),
                         peak=int(peak or 0),
                         peak_at=int(peak_at) if peak_at else None,
+                        count=int(count or 0),
+                        count_at=int(count_at) if count_at else None,
                     )
                 if last:
                     state.last_at[sid] = int(last)

@@ -158,6 +158,10 @@ def plan_campaign(
     "--invalid-rate", default=0.002, show_default=True, type=click.FloatRange(0, 0.5),
     help="Share of events sent as deliberately invalid records.",
 )
+@click.option(
+    "--count-share", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+    help="Share of sessions whose platform reports viewer counts instead of leaves.",
+)
 @click.option("--sessions", "n_sessions", type=click.IntRange(min=1),
               help="Simulate only the first N catalog sessions [all].")
 @click.option("--campaign", is_flag=True,
@@ -192,6 +196,7 @@ def simulate(
     orders_topic: str,
     sessions_topic: str,
     invalid_rate: float,
+    count_share: float,
     n_sessions: int | None,
     campaign: bool,
     weeks: float | None,
@@ -210,9 +215,9 @@ def simulate(
     options = CampaignOptions(weeks, n_fairs, horizon_violations, order_horizon_s)
     target = KafkaTarget(bootstrap, views_topic, orders_topic, sessions_topic or None)
     if campaign:
-        if backfill_minutes is not None or n_sessions is not None:
-            raise click.UsageError("--campaign plays whole fairs: no --backfill-minutes "
-                                   "or --sessions")
+        if backfill_minutes is not None or n_sessions is not None or count_share:
+            raise click.UsageError("--campaign plays whole fairs: no --backfill-minutes, "
+                                   "--sessions or --count-share")
         planned = plan_campaign(wall_ms(), events, duration, rate, options, seed=seed,
                                 envelope_size=envelope_size, invalid_rate=invalid_rate)
         _run_campaign(catalog, planned, target, truth_path, dry_run=dry_run, quiet=quiet)
@@ -230,6 +235,7 @@ def simulate(
     config = FairConfig(
         start_ms=timeline.start_ms, span_ms=timeline.span_ms, events=timeline.events,
         seed=seed, envelope_size=envelope_size, invalid_rate=invalid_rate,
+        count_share=count_share,
     )
     began = time.perf_counter()
     fair = generate(simulated, config)

@@ -6,6 +6,10 @@ Zipf-skewed session popularity, a global viewer pool with churn, flash-sale spik
 order lifecycles delivered out of order or repeated, exact re-sends, late events and a
 share of deliberately invalid records, each sent alone so it is exactly one dead letter.
 
+With ``count_share`` that share of the sessions is on a platform that reports its own
+room count (a ``viewers`` event every few seconds) and joins, but no leaves, as TikTok
+LIVE's feeds do; the other sessions report joins and leaves.
+
 With ``follow_schedules`` each session is live only within its catalog schedule, as on a
 real fair day: event times follow the summed pull of the sessions on schedule, and a
 session's audience leaves when its schedule ends. What falls due after the span (status
@@ -59,6 +63,10 @@ _P_LATE = 0.01  # share of fresh events whose ts lags 1-20 minutes (slow client 
 _P_RESEND = 0.01  # share of events re-sent verbatim later, like a producer retry
 _P_REPEAT = 0.03  # share of status changes the platform reports twice with a new event id
 _P_OUT_OF_ORDER = 0.05  # share of paid orders whose "placed" arrives after "paid"
+# A counting platform reports its room count every few seconds (drawn uniformly) while
+# the room changes: at most once per this many joins and silent leaves.
+_COUNT_EVERY_MS = (2 * _SECOND, 5 * _SECOND)
+_COUNT_AFTER = 4
 _P_ORDER, _P_ORDER_FLASH = 0.10, 0.30  # share of a session's fresh actions that are orders
 _FLASH_PULL = 6.0  # a flash sale draws this many times the session's usual traffic
 _FLASH_CROWD = 3  # ... and holds this many times its usual audience
@@ -99,6 +107,8 @@ class FairConfig:
     each part spread by activity (a backfilled morning, then a paced afternoon).
     ``refund_delay_ms`` is how long after payment a refund comes, drawn uniformly, and
     ``flush_after_ms`` how long a session's events wait at most for their envelope.
+    ``count_share`` is the share of sessions that report viewer counts instead of leaves
+    (0, the default, generates what earlier versions did for the same seed).
     """
 
     start_ms: int
@@ -112,6 +122,7 @@ class FairConfig:
     events_before: int = 0
     refund_delay_ms: tuple[int, int] = (_MINUTE, 15 * _MINUTE)
     flush_after_ms: int = FLUSH_AFTER_MS
+    count_share: float = 0.0
 
     def __post_init__(self) -> None:
         """Reject settings that cannot describe a fair."""
@@ -121,6 +132,8 @@ class FairConfig:
             raise ValueError(f"flush_after_ms must be >= 0, not {self.flush_after_ms}")
         if not 0.0 <= self.invalid_rate <= 0.5:
             raise ValueError("invalid_rate must be within [0, 0.5]")
+        if not 0.0 <= self.count_share <= 1.0:
+            raise ValueError(f"count_share must be within [0, 1], not {self.count_share}")
         if self.split_ms is not None and not (
             self.start_ms <= self.split_ms <= self.start_ms + self.span_ms
             and 0 <= self.events_before <= self.events
@@ -174,10 +187,14 @@ def format_ts(ms: int, style: int) -> str | int:
 class _Live:
     """Mutable state of one simulated session."""
 
-    __slots__ = ("audience", "base_weight", "discount", "index", "info", "seats", "target")
+    __slots__ = ("audience", "base_weight", "changes", "counts", "discount", "index", "info",
+                 "next_count", "seats", "target")
 
     def __init__(self, index: int, info: SessionInfo, base_weight: float, target: int) -> None:
         self.index = index
+        self.counts = False  # the platform reports room counts, not leaves
+        self.next_count = 0  # when it reports the next count
+        self.changes = 0  # joins and leaves since its last count
         self.info = info
         self.base_weight = base_weight
         self.target = target
@@ -265,6 +282,12 @@ class _Builder:
             _Live(i, info, w, max(2, round(total_target * w / sum(weights))))
             for i, (info, w) in enumerate(zip(catalog.sessions, weights, strict=True))
         ]
+        if cfg.count_share:
+            # A generator of its own, so that the main one draws what it always drew.
+            picker = random.Random(f"counts-{cfg.seed}")  # noqa: S311
+            for index in picker.sample(range(len(self.live)),
+                                       round(cfg.count_share * len(self.live))):
+                self.live[index].counts = True
         # Where each session may have events: its schedule within the span, or the span.
         self.windows: list[tuple[int, int] | None] = [
             self._window(live.info) if cfg.follow_schedules else (cfg.start_ms, self.end_ms)
@@ -466,10 +489,16 @@ class _Builder:
         return new_event_id(self.rng)
 
     def _close(self, live: _Live, at: int) -> None:
-        """The session's stream ended: everyone still watching leaves at ``at``."""
+        """The session's stream ended: everyone still watching leaves at ``at``.
+
+        A counting platform reports an empty room instead.
+        """
         self.on[live.index] = False
         slot = 2 * live.index + _VIEWS
         sid = live.info.session_id
+        if live.counts:
+            live.audience.clear()
+            self.buffers[slot].append(self._count(live, at))
         for viewer in live.audience:
             event: Event = {
                 "event_id": self._new_id(), "session_id": sid, "viewer_id": self.pool[viewer],
@@ -515,9 +544,26 @@ class _Builder:
         self.messages.append(Message(kind, key, value, buffer, None, now))
         self.buffers[slot] = []
 
+    def _count(self, live: _Live, ts_ms: int) -> Event:
+        """A counting platform's room count event, stamped ``ts_ms``."""
+        return {
+            "event_id": self._new_id(), "session_id": live.info.session_id, "kind": "viewers",
+            "viewers": len(live.audience), "ts": format_ts(ts_ms, self.rng.randrange(3)),
+        }
+
     def _view(self, live: _Live, now: int) -> None:
-        """A join or a leave; leaves grow with the audience so it hovers near its target."""
+        """A join or a leave; leaves grow with the audience so it hovers near its target.
+
+        A counting platform reports its count when one is due, and sends no leaves.
+        """
         rng = self.rng
+        if live.counts:
+            if live.changes >= _COUNT_AFTER and now >= live.next_count:
+                live.next_count = now + rng.randint(*_COUNT_EVERY_MS)
+                live.changes = 0
+                self._emit(live.index, _VIEWS, self._count(live, self._event_ms(now, live)), now)
+                return
+            live.changes += 1
         audience = len(live.audience)
         target = live.target * (_FLASH_CROWD if live.discount else 1)
         pool = len(self.pool)
@@ -531,6 +577,8 @@ class _Builder:
                 live.audience[live.seats[viewer]] = last
                 live.seats[last] = live.seats[viewer]
             del live.seats[viewer]
+            if live.counts:
+                return
         else:
             # Skewed activity: a core of fans hops between sessions and comes back often.
             viewer = int(pool * rng.random() ** 1.5)

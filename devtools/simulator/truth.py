@@ -13,6 +13,11 @@ depend on the wall clock at consumption time). Every other message must hold onl
 valid events; if one does not, ``compute_truth`` raises ``ValueError``, because the
 expected numbers would otherwise be ambiguous.
 
+Viewers now and the peak follow joins - leaves in delivery order, except for a session
+with platform counts (``"kind": "viewers"``): its latest count by event time (ties to the
+higher count) and its highest count at the earliest time it was reported, whatever the
+delivery order.
+
 One time rule is the model's own, because the generator keeps every event within the
 others: the order horizon. An accepted status change of a known order (one with an
 earlier accepted event) later than that order's anchor (its earliest accepted event) plus
@@ -48,7 +53,8 @@ _MINUTE_MS = 60_000
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$")
 # Cancelled and refunded share a rank: either one ends the order, whichever came first.
 _RANK = {"placed": 0, "paid": 1, "cancelled": 2, "refunded": 2}
-_VIEW_FIELDS = {"event_id": str, "session_id": str, "viewer_id": str, "kind": str}
+_VIEW_FIELDS: dict[str, type] = {"event_id": str, "session_id": str, "viewer_id": str, "kind": str}
+_COUNT_FIELDS: dict[str, type] = {"event_id": str, "session_id": str, "kind": str, "viewers": int}
 _ORDER_FIELDS = {
     "event_id": str, "order_id": str, "session_id": str, "product_id": str,
     "quantity": int, "amount_vnd": int, "status": str,
@@ -73,15 +79,20 @@ def _check_event(kind: str, key: str, event: object) -> dict[str, Any]:
     """Return the event if it satisfies the data contract, else raise ValueError."""
     if not isinstance(event, dict):
         raise ValueError(f"{kind} event is not an object: {event!r}")
-    fields = _VIEW_FIELDS if kind == "views" else _ORDER_FIELDS
+    if kind == "orders":
+        fields = _ORDER_FIELDS
+    else:
+        fields = _COUNT_FIELDS if event.get("kind") == "viewers" else _VIEW_FIELDS
     for name, wanted in fields.items():
         if type(event.get(name)) is not wanted:
             raise ValueError(f"{kind} event field {name!r} missing or not {wanted.__name__}")
     ts_to_ms(event.get("ts"))
     if event["session_id"] != key:
         raise ValueError(f"event session_id {event['session_id']!r} differs from key {key!r}")
-    if kind == "views" and event["kind"] not in ("join", "leave"):
+    if kind == "views" and event["kind"] not in ("join", "leave", "viewers"):
         raise ValueError(f"unknown view kind {event['kind']!r}")
+    if event.get("kind") == "viewers" and event["viewers"] < 0:
+        raise ValueError(f"negative viewer count in {event!r}")
     if kind == "orders":
         if event["status"] not in _RANK:
             raise ValueError(f"unknown order status {event['status']!r}")
@@ -142,6 +153,12 @@ class _Tally:
         self.accepted_ids: dict[str, set[str]] = {"views": set(), "orders": set()}
         self.viewers: dict[str, set[str]] = {sid: set() for sid in self.catalog}
         self.net = dict.fromkeys(self.catalog, 0)
+        # Joins - leaves: the peak reached in delivery order, with its event time.
+        self.net_peak: dict[str, tuple[int, int | None]] = dict.fromkeys(self.catalog, (0, None))
+        # Platform counts: the latest as (event time, count), the highest count at its
+        # earliest time as (count, -event time); a session with counts shows those.
+        self.latest_count: dict[str, tuple[int, int]] = {}
+        self.count_peak: dict[str, tuple[int, int]] = {}
         self.orders: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.anchors: dict[tuple[str, str], int] = {}
         self.counts = dict.fromkeys(
@@ -193,10 +210,14 @@ class _Tally:
                 self.orders.setdefault(key, []).append(event)
 
     def _view(self, event: dict[str, Any]) -> None:
-        """Apply an accepted join or leave: views, viewers now and the peak."""
+        """Apply an accepted join, leave or count: views, viewers now and the peak."""
         sid, ts = event["session_id"], ts_to_ms(event["ts"])
         row = self.sessions[sid]
-        if event["kind"] == "join":
+        if event["kind"] == "viewers":
+            count = event["viewers"]
+            self.latest_count[sid] = max(self.latest_count.get(sid, (ts, count)), (ts, count))
+            self.count_peak[sid] = max(self.count_peak.get(sid, (count, -ts)), (count, -ts))
+        elif event["kind"] == "join":
             self.net[sid] += 1
             row["views"] += 1
             self.viewers[sid].add(event["viewer_id"])
@@ -207,9 +228,15 @@ class _Tally:
                 _bucket(table, key)["views"] += 1
         else:
             self.net[sid] -= 1
-        row["viewers_now"] = max(0, self.net[sid])
-        if row["viewers_now"] > row["peak_viewers"]:
-            row["peak_viewers"], row["peak_at"] = row["viewers_now"], ts
+        if self.net[sid] > self.net_peak[sid][0]:
+            self.net_peak[sid] = (self.net[sid], ts)
+        if sid in self.latest_count:
+            row["viewers_now"] = self.latest_count[sid][1]
+            peak, minus_at = self.count_peak[sid]
+            row["peak_viewers"], row["peak_at"] = peak, -minus_at
+        else:
+            row["viewers_now"] = max(0, self.net[sid])
+            row["peak_viewers"], row["peak_at"] = self.net_peak[sid]
 
     def _settle(self, sid: str, order_id: str, events: list[dict[str, Any]]) -> None:
         """Count an order if it never reached cancelled/refunded, at its anchor event."""

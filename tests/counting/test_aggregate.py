@@ -1,8 +1,9 @@
 """The aggregation core against the plain reference model (devtools.simulator.truth).
 
-Hypothesis builds small fairs with shuffled, repeated and late status changes, exact
-duplicates and envelopes, splits the delivery into arbitrary batches, and checks that
-the folded deltas equal what the reference model computes from the same messages.
+Hypothesis builds small fairs with shuffled, repeated and late status changes, platform
+viewer counts mixed with joins and leaves, exact duplicates and envelopes, splits the
+delivery into arbitrary batches, and checks that the folded deltas equal what the
+reference model computes from the same messages.
 """
 
 from __future__ import annotations
@@ -52,6 +53,13 @@ def fairs(draw: st.DrawFn) -> list[Message]:
             "viewer_id": f"u{draw(st.integers(0, 6))}",
             "kind": draw(st.sampled_from(["join", "join", "leave"])),
             "ts": START + draw(st.integers(0, 45)) * 60_000 + draw(st.integers(0, 59_999)),
+        }))
+    # Platform counts, on few distinct times so that equal times with other counts occur.
+    for c in range(draw(st.integers(0, 12))):
+        events.append(("views", {
+            "event_id": f"c{c}", "session_id": draw(st.sampled_from(SESSIONS[1:])),
+            "kind": "viewers", "viewers": draw(st.integers(0, 9)),
+            "ts": START + draw(st.integers(0, 5)) * 60_000,
         }))
     for o in range(draw(st.integers(0, 10))):
         sid, pid = draw(st.sampled_from(SESSIONS)), draw(st.sampled_from(PRODUCTS))
@@ -147,6 +155,60 @@ def test_core_equals_reference_model(messages: list[Message], cuts: list[int]) -
         assert {n: got["minutes"][int(minute)][n] for n in want} == want, minute
     assert sum(d.duplicates for d in deltas) == truth["duplicates"]
     assert not any(d.dead_letters for d in deltas)
+
+
+def _counted(messages: list[Message]) -> dict[str, tuple[int, int, int | None]]:
+    """Viewers now and the peak of each session that has platform counts."""
+    state = ShardState(shard=0)
+    agg = Aggregator(topics={"views": "views", "orders": "orders"})
+    agg.batch(state, _records(messages), now_ms=NOW)
+    return {sid: (live.viewers_now, live.peak, live.peak_at)
+            for sid, live in state.sessions.items() if live.count_at is not None}
+
+
+@given(fairs(), st.randoms(use_true_random=False))
+def test_counted_sessions_do_not_depend_on_arrival_order_or_repeats(
+    messages: list[Message], rng: Any
+) -> None:
+    again = [*messages, *rng.sample(messages, len(messages) // 2)]
+    rng.shuffle(again)
+    assert _counted(again) == _counted(messages)
+
+
+def _count(event_id: str, viewers: int, ts: int) -> dict[str, Any]:
+    return {"event_id": event_id, "session_id": "s1", "kind": "viewers", "viewers": viewers,
+            "ts": ts}
+
+
+def test_the_latest_count_by_event_time_is_viewers_now_and_the_highest_the_peak() -> None:
+    join = {"event_id": "j", "session_id": "s1", "viewer_id": "u", "kind": "join", "ts": START}
+    events = [join, join | {"event_id": "j2", "viewer_id": "u2"}, _count("a", 30, START + 5000),
+              _count("b", 80, START + 3000), _count("c", 12, START + 1000),
+              _count("d", 80, START + 4000), _count("e", 20, START + 5000)]
+    messages = [Message("views", "s1", json.dumps(e).encode(), [e]) for e in events]
+    state = ShardState(shard=0)
+    delta = Aggregator(topics={"views": "views"}).batch(state, _records(messages), now_ms=NOW)
+    # At START + 5000 two counts tie on time: the higher one wins, whatever came first.
+    assert _counted(messages) == {"s1": (30, 80, START + 3000)}
+    # Joins still count views; the session's count replaces joins - leaves in the totals.
+    assert (delta.totals["views"], delta.totals["viewers_now"]) == (2, 30)
+    assert delta.viewers["s1"] == {"u", "u2"}
+
+
+def test_counts_follow_the_dedup_and_time_rules_of_other_view_events() -> None:
+    agg = Aggregator(topics={"views": "views"})
+    state = ShardState(shard=0)
+    hour = 3_600_000
+    values = [_count("a", 30, NOW), _count("a", 30, NOW), _count("late", 99, NOW - hour - 1),
+              _count("future", 99, NOW + 10 * 60_000)]
+    records = [Record("views", 0, i, b"s1", json.dumps(v).encode(), NOW)
+               for i, v in enumerate(values)]
+    delta = agg.batch(state, records, now_ms=NOW)
+    assert delta.duplicates == 1
+    assert [d.rejected.reason for d in delta.dead_letters] == [Reason.TOO_LATE,
+                                                              Reason.FUTURE_EVENT]
+    assert (state.sessions["s1"].viewers_now, state.sessions["s1"].peak) == (30, 30)
+    assert state.last_at["s1"] == NOW
 
 
 @given(fairs())

@@ -17,6 +17,7 @@ from counting.contract import (
     Reason,
     Status,
     TimestampError,
+    ViewerCount,
     ViewEvent,
     parse_ts,
 )
@@ -24,6 +25,10 @@ from counting.contract import (
 VIEW: dict[str, Any] = {
     "event_id": "e1", "session_id": "s1", "viewer_id": "u1", "kind": "join",
     "ts": "2026-11-27T10:00:00+07:00",
+}
+COUNT: dict[str, Any] = {
+    "event_id": "e5", "session_id": "s1", "kind": "viewers", "viewers": 1_234,
+    "ts": "2026-11-27T10:00:05.500+07:00",
 }
 ORDER: dict[str, Any] = {
     "event_id": "e2", "order_id": "o1", "session_id": "s1", "product_id": "p1",
@@ -44,6 +49,15 @@ def test_view_and_order_decode() -> None:
     assert (order.status, order.quantity, order.amount_vnd) == (Status.PAID, 2, 250_000)
 
 
+def test_a_viewer_count_decodes_without_a_viewer_id() -> None:
+    assert _decode("views", COUNT).events == [ViewerCount("e5", "s1", 1_234, 1_795_748_405_500)]
+    # An envelope may mix counts, joins and leaves of its session.
+    mixed = _decode("views", [VIEW, COUNT, {**VIEW, "event_id": "e6", "kind": "leave"}])
+    assert mixed.rejected == []
+    assert [type(e).__name__ for e in mixed.events] == ["ViewEvent", "ViewerCount", "ViewEvent"]
+    assert not mixed.events[2].join  # type: ignore[union-attr]
+
+
 def test_envelope_keeps_valid_events_and_rejects_bad_ones_alone() -> None:
     bad = {**ORDER, "event_id": "e3", "amount_vnd": -1}
     decoded = _decode("orders", [ORDER, bad, {**ORDER, "event_id": "e4"}])
@@ -62,6 +76,15 @@ def test_envelope_keeps_valid_events_and_rejects_bad_ones_alone() -> None:
         ("views", b"[]", Reason.BAD_ENVELOPE, "empty"),
         ("views", b"42", Reason.BAD_JSON, ""),
         ("views", {**VIEW, "kind": "wave"}, Reason.INVALID_FIELD, "kind"),
+        ("views", {k: v for k, v in VIEW.items() if k != "kind"}, Reason.INVALID_FIELD, "kind"),
+        ("views", {**COUNT, "viewers": -1}, Reason.INVALID_FIELD, "viewers"),
+        ("views", {**COUNT, "viewers": 10**10}, Reason.INVALID_FIELD, "viewers"),
+        ("views", {**COUNT, "viewers": "12"}, Reason.INVALID_FIELD, "viewers"),
+        ("views", {**COUNT, "viewers": True}, Reason.INVALID_FIELD, "viewers"),
+        ("views", {k: v for k, v in COUNT.items() if k != "viewers"}, Reason.INVALID_FIELD,
+         "viewers"),
+        ("views", {**COUNT, "event_id": "c\u200b1"}, Reason.INVALID_FIELD, "event_id"),
+        ("views", {**COUNT, "ts": "soon"}, Reason.BAD_TIMESTAMP, "soon"),
         ("views", {k: v for k, v in VIEW.items() if k != "viewer_id"}, Reason.INVALID_FIELD,
          "viewer_id"),
         ("views", {**VIEW, "viewer_id": ""}, Reason.INVALID_FIELD, "viewer_id"),

@@ -1,11 +1,14 @@
-"""Remembered event ids against a plain model: a set of (key, minute) pairs."""
+"""Remembered event ids against a plain model (a set of (key, minute) pairs), and a
+session's viewer presence."""
 
 from __future__ import annotations
+
+import random
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from counting.state import HOT_MINUTES, SeenIds, id_hash, pack_ids, unpack_ids
+from counting.state import HOT_MINUTES, SeenIds, SessionLive, id_hash, pack_ids, unpack_ids
 from store.windows import MINUTE_MS
 
 T0 = 1_795_740_000_000
@@ -78,3 +81,46 @@ def test_fingerprints_survive_packing(ids: list[int]) -> None:
 def test_views_and_orders_have_separate_id_spaces() -> None:
     assert id_hash("views", "e1") != id_hash("orders", "e1")
     assert id_hash("views", "e1") == id_hash("views", "e1")
+
+
+def test_without_counts_viewers_now_is_joins_minus_leaves_never_below_zero() -> None:
+    live = SessionLive()
+    for join, ts in [(True, T0), (True, T0 + 1), (False, T0 + 2), (False, T0 + 3),
+                     (False, T0 + 4)]:
+        live.join_or_leave(join, ts)
+    assert (live.viewers_now, live.peak, live.peak_at, live.net) == (0, 2, T0 + 1, -1)
+
+
+def test_the_first_count_replaces_the_peak_of_joins_and_leaves() -> None:
+    live = SessionLive()
+    for ts in range(5):
+        live.join_or_leave(True, T0 + ts)
+    live.report(3, T0 + 10)
+    assert (live.viewers_now, live.peak, live.peak_at) == (3, 3, T0 + 10)
+    # Joins go on counting views elsewhere, but no longer move viewers now or the peak.
+    for ts in range(5):
+        live.join_or_leave(True, T0 + 20 + ts)
+    assert (live.viewers_now, live.peak, live.peak_at) == (3, 3, T0 + 10)
+
+
+counts = st.lists(st.tuples(st.integers(0, 5), st.integers(0, 3)), min_size=1, max_size=12)
+
+
+@given(counts, st.randoms(use_true_random=False))
+def test_counts_give_the_same_presence_in_any_order_and_with_repeats(
+    reports: list[tuple[int, int]], rng: random.Random
+) -> None:
+    def fold(items: list[tuple[int, int]]) -> SessionLive:
+        live = SessionLive()
+        for viewers, at in items:
+            live.report(viewers, T0 + at)
+        return live
+
+    shuffled = [*reports, *reports[:2]]
+    rng.shuffle(shuffled)
+    assert fold(shuffled) == fold(reports)
+    latest = max((at, viewers) for viewers, at in reports)
+    peak = max(viewers for viewers, _ in reports)
+    first_at = min(at for viewers, at in reports if viewers == peak)
+    assert (fold(reports).viewers_now, fold(reports).peak, fold(reports).peak_at) == (
+        latest[1], peak, T0 + first_at)

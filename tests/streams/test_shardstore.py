@@ -84,6 +84,38 @@ async def test_loaded_state_continues_exactly_where_it_stopped(redis: tuple[Redi
     assert (await client.hgetall(keys.totals(0)))["views"] == "6"
 
 
+def _count(i: int, viewers: int, ts: int, sid: str = "s2") -> bytes:
+    return json.dumps({"event_id": f"c{i}", "session_id": sid, "kind": "viewers",
+                       "viewers": viewers, "ts": ts}).encode()
+
+
+async def test_a_restarted_worker_continues_a_counted_session_exactly(
+    redis: tuple[Redis, Keys],
+) -> None:
+    client, keys = redis
+    store = ShardStore(client, keys=keys)
+    join = json.dumps({"event_id": "j1", "session_id": "s2", "viewer_id": "u1",
+                       "kind": "join", "ts": NOW - 9000}).encode()
+    records = [Record("v", 0, 0, b"s2", join), Record("v", 0, 1, b"s2", _count(1, 40, NOW - 5000)),
+               Record("v", 0, 2, b"s2", _count(2, 90, NOW - 4000)),
+               # Later in the stream but earlier by event time: neither now nor the peak.
+               Record("v", 0, 3, b"s2", _count(3, 10, NOW - 6000)),
+               Record("v", 0, 4, b"s2", _count(4, 70, NOW - 1000)),
+               Record("v", 0, 5, b"s2", _count(2, 90, NOW - 4000))]
+    live_state = ShardState(shard=0)
+    assert (await store.apply([AGG.batch(live_state, records[:3], now_ms=NOW)])).ok
+    loaded = await store.load(0)
+    assert loaded.sessions == live_state.sessions
+    assert (await store.apply([AGG.batch(loaded, records, now_ms=NOW)])).ok
+    session = await client.hgetall(keys.session(0, "s2"))
+    assert (session["viewers_now"], session["peak"], session["peak_at"]) == (
+        "70", "90", str(NOW - 4000))
+    assert (session["viewers_count"], session["viewers_count_at"]) == ("70", str(NOW - 1000))
+    assert session["views"] == "1"
+    assert (await client.hgetall(keys.totals(0)))["viewers_now"] == "70"
+    assert await client.zscore(keys.top_viewers(0), "s2") == 70
+
+
 async def test_a_zombie_batch_is_fenced_off(redis: tuple[Redis, Keys]) -> None:
     client, keys = redis
     store = ShardStore(client, keys=keys)

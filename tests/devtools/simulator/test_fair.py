@@ -13,6 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from common.catalog import SAMPLE_CATALOG, Catalog, load_catalog
+from counting.aggregate import Aggregator, Record
+from counting.state import ShardState
 from devtools.simulator.fair import (
     INVALID_REASONS,
     Fair,
@@ -246,7 +248,7 @@ def test_only_the_simulated_sessions_appear(catalog: Catalog) -> None:
     "kwargs",
     [{"events": 0}, {"span_ms": -1}, {"envelope_size": 0}, {"invalid_rate": 0.9},
      {"split_ms": START - 1}, {"split_ms": START, "events_before": 10**9},
-     {"refund_delay_ms": (2, 1)}, {"flush_after_ms": -1}],
+     {"refund_delay_ms": (2, 1)}, {"flush_after_ms": -1}, {"count_share": 1.5}],
 )
 def test_config_rejects_nonsense(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
@@ -266,6 +268,7 @@ def test_empty_catalog_is_rejected() -> None:
     invalid_rate=st.floats(0, 0.5),
     seed=st.integers(0, 2**32),
     n_sessions=st.integers(1, 5),
+    count_share=st.sampled_from([0.0, 0.5, 1.0]),
 )
 def test_any_config_yields_a_consistent_fair(
     catalog: Catalog,
@@ -275,8 +278,10 @@ def test_any_config_yields_a_consistent_fair(
     invalid_rate: float,
     seed: int,
     n_sessions: int,
+    count_share: float,
 ) -> None:
-    config = FairConfig(START, span_ms, events, seed, envelope_size, invalid_rate)
+    config = FairConfig(START, span_ms, events, seed, envelope_size, invalid_rate,
+                        count_share=count_share)
     small = generate(Catalog(catalog.sessions[:n_sessions]), config)
     assert all(len(m.events) <= envelope_size for m in small.messages)
     truth = compute_truth(small.messages, small.catalog, seed=seed)
@@ -349,3 +354,55 @@ def test_a_split_puts_events_before_and_after_it(catalog: Catalog) -> None:
     before = sum(len(m.events) for m in fair.messages if m.due_ms < split)
     assert 950 <= before <= 1_050
     assert fair.messages[-1].due_ms == START + 2 * HOUR
+
+
+@pytest.fixture(scope="module")
+def mixed(catalog: Catalog) -> Fair:
+    """A fair day on which a third of the sessions' platforms report counts, not leaves."""
+    last = catalog.fairs[-1]
+    start = rfc3339_ms(last.start)
+    config = FairConfig(start, rfc3339_ms(last.end) - start, events=12_000, seed=4,
+                        follow_schedules=True, count_share=1 / 3)
+    return generate(catalog.for_fair(last.fair_id), config)
+
+
+def test_a_share_of_sessions_reports_counts_instead_of_leaves(mixed: Fair) -> None:
+    kinds: defaultdict[str, Counter[str]] = defaultdict(Counter)
+    for m in valid(mixed):
+        if m.topic_kind == "views":
+            for e in m.events:
+                kinds[m.key][str(e["kind"])] += 1
+    counting = {sid for sid, seen in kinds.items() if seen["viewers"]}
+    assert len(counting) == round(len(mixed.catalog.sessions) / 3)
+    # Joins still come (views, unique viewers), more often than counts.
+    assert all(kinds[sid]["leave"] == 0 and kinds[sid]["join"] >= kinds[sid]["viewers"]
+               for sid in counting), kinds
+    assert all(seen["leave"] > 0 and seen["viewers"] == 0
+               for sid, seen in kinds.items() if sid not in counting)
+    truth = compute_truth(mixed.messages, mixed.catalog, seed=4)
+    # Every stream ended on schedule: a counting platform's last word is an empty room.
+    for sid in counting:
+        row = truth["sessions"][sid]
+        assert row["viewers_now"] == 0 and row["peak_viewers"] > 0, sid
+
+
+def test_counts_leave_the_default_fair_alone(fair: Fair) -> None:
+    assert all(e["kind"] != "viewers" for e in delivered(fair, "views"))
+
+
+def test_a_mixed_fair_counts_as_its_truth_says(mixed: Fair) -> None:
+    agg = Aggregator(topics={"views": "views", "orders": "orders"})
+    state = ShardState(shard=0)
+    offsets: Counter[str] = Counter()
+    records = []
+    for m in mixed.messages:
+        records.append(Record(m.topic_kind, 0, offsets[m.topic_kind], m.key.encode(), m.value,
+                              m.due_ms))
+        offsets[m.topic_kind] += 1
+    deltas = [agg.batch(state, records[i:i + 500], now_ms=0) for i in range(0, len(records), 500)]
+    truth = compute_truth(mixed.messages, mixed.catalog, seed=4)
+    assert sum(d.totals["viewers_now"] for d in deltas) == truth["totals"]["viewers_now"]
+    for sid, row in truth["sessions"].items():
+        live = state.sessions.get(sid)
+        got = (0, 0, None) if live is None else (live.viewers_now, live.peak, live.peak_at)
+        assert got == (row["viewers_now"], row["peak_viewers"], row["peak_at"]), sid

@@ -305,6 +305,21 @@ def test_timeline_rejects_conflicting_options(args: tuple[Any, ...]) -> None:
         plan_timeline(T0, *args)
 
 
+def test_simulate_mixes_counting_sessions_on_request(tmp_path: Path) -> None:
+    path = tmp_path / "truth.json"
+    args = ["--events", "3000", "--sessions", "4", "--backfill-minutes", "10", "--seed", "4",
+            "--truth", str(path), "--dry-run"]
+    plain = CliRunner().invoke(simulate, args)
+    assert plain.exit_code == 0, plain.output
+    without = json.loads(path.read_text(encoding="utf-8"))
+    mixed = CliRunner().invoke(simulate, [*args, "--count-share", "0.5"])
+    assert mixed.exit_code == 0, mixed.output
+    with_counts = json.loads(path.read_text(encoding="utf-8"))
+    assert with_counts["totals"]["viewers_now"] != without["totals"]["viewers_now"]
+    refused = CliRunner().invoke(simulate, ["--campaign", "--count-share", "0.5", "--dry-run"])
+    assert refused.exit_code != 0 and "--count-share" in refused.output
+
+
 def test_simulate_dry_run_writes_the_truth(tmp_path: Path) -> None:
     path = tmp_path / "truth.json"
     result = CliRunner().invoke(simulate, [
