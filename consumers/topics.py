@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
@@ -29,10 +29,16 @@ class TopicSpec:
     compacted: bool = False
     max_message_bytes: int | None = None
     retention_ms: int | None = None
+    replication_factor: int = 1
+    min_insync_replicas: int = 1
 
     def configs(self) -> dict[str, str]:
         """The topic-level settings it is created with."""
         config = {"cleanup.policy": "compact"} if self.compacted else {}
+        # 1 is the broker's own default; a cluster stack's brokers may say 2, so only a
+        # stronger topic-level value is written.
+        if self.min_insync_replicas > 1:
+            config["min.insync.replicas"] = str(self.min_insync_replicas)
         if self.max_message_bytes is not None:
             config["max.message.bytes"] = str(self.max_message_bytes)
         if self.retention_ms is not None:
@@ -42,10 +48,16 @@ class TopicSpec:
 
 def topic_specs(settings: Settings) -> list[TopicSpec]:
     """The topics ocop-live needs; views and orders must be co-partitioned."""
+    if settings.min_insync_replicas > settings.replication_factor:
+        raise TopicLayoutError(
+            f"OCOP_MIN_INSYNC_REPLICAS={settings.min_insync_replicas} is above "
+            f"OCOP_REPLICATION_FACTOR={settings.replication_factor}: no write acknowledged by "
+            "all in-sync replicas could ever succeed; lower it or raise the replication factor"
+        )
     n = settings.partitions
     # The input is what a rebuild recomputes the campaign from: keep all of it.
     keep = settings.retention_days * 86_400_000
-    return [
+    specs = [
         TopicSpec(settings.views_topic, n, retention_ms=keep),
         TopicSpec(settings.orders_topic, n, retention_ms=keep),
         TopicSpec(settings.sessions_topic, n, compacted=True),
@@ -54,6 +66,8 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(settings.dlq_topic, n, max_message_bytes=DeadLetterLimits(
             max_value_bytes=settings.max_message_bytes).request_bytes),
     ]
+    return [replace(spec, replication_factor=settings.replication_factor,
+                    min_insync_replicas=settings.min_insync_replicas) for spec in specs]
 
 
 async def ensure_topics(settings: Settings) -> list[str]:
@@ -67,7 +81,8 @@ async def ensure_topics(settings: Settings) -> list[str]:
         for spec in missing:
             try:
                 await admin.create_topics(
-                    [NewTopic(spec.name, spec.partitions, 1, topic_configs=spec.configs())]
+                    [NewTopic(spec.name, spec.partitions, spec.replication_factor,
+                              topic_configs=spec.configs())]
                 )
             except TopicAlreadyExistsError:
                 log.info("topic %s was created concurrently", spec.name)

@@ -36,18 +36,33 @@ def _describe(stack: LocalStack) -> list[str]:
     if addrs is None:
         return [f"no stack in {stack.run_dir}; run `stack up` to create one"]
 
-    def state(pid: int | None) -> str:
-        return "stopped" if pid is None else f"running (pid {pid})"
+    def state(pids: list[int | None]) -> str:
+        running = [str(pid) for pid in pids if pid is not None]
+        if not running:
+            return "stopped"
+        listed = ", ".join(running)
+        if len(running) < len(pids):
+            return (f"{len(running)} of {len(pids)} running (pids {listed}); "
+                    "`stack up` starts the rest")
+        return f"running (pid {listed})" if len(pids) == 1 else f"running (pids {listed})"
 
+    kafka_pids, redis_pids = stack.kafka_pids(), stack.redis_pids()
+    kafka_shape = (f" ({len(kafka_pids)} brokers, replication factor {addrs.replication_factor},"
+                   f" min.insync.replicas {addrs.min_insync_replicas})"
+                   if len(kafka_pids) > 1 else "")
+    redis_shape = (f" (cluster of {len(redis_pids) // 2} masters with a replica each)"
+                   if addrs.redis_cluster else "")
     lines = [
         f"run dir: {stack.run_dir}",
-        f"kafka:   {addrs.kafka_bootstrap}  {state(stack.kafka_pid())}",
-        f"redis:   {addrs.redis_url}  {state(stack.redis_pid())}",
+        f"kafka:   {addrs.kafka_bootstrap}{kafka_shape}  {state(kafka_pids)}",
+        f"redis:   {addrs.redis_url}{redis_shape}  {state(redis_pids)}",
         f"web:     {addrs.web_url}",
         f"metrics: http://127.0.0.1:{addrs.worker_metrics_port}/metrics",
     ]
+    if addrs.ingest_port is not None:
+        lines.append(f"ingest:  http://127.0.0.1:{addrs.ingest_port}/v1/events")
     if addrs.prometheus_url is not None:
-        lines.append(f"prometheus: {addrs.prometheus_url}/  {state(stack.prometheus_pid())}")
+        lines.append(f"prometheus: {addrs.prometheus_url}/  {state([stack.prometheus_pid()])}")
     return lines
 
 
@@ -85,11 +100,36 @@ def stack() -> None:
     show_default="$OCOP_PROMETHEUS_RULES or deploy/prometheus/alerts.yml of the source tree",
     help="Alert rules file for --with-prometheus.",
 )
-def up(run_dir: Path, timeout_s: float, with_prometheus: bool, rules_file: Path | None) -> None:
+@click.option(
+    "--kafka-brokers",
+    type=int,
+    default=None,
+    show_default="1, or what the run folder holds",
+    help="Kafka nodes (each broker and controller): 1, or 3 or more; with 3+ topics get "
+    "replication factor 3 and min.insync.replicas 2. Chosen when the run folder is created.",
+)
+@click.option(
+    "--redis-cluster",
+    "redis_masters",
+    type=int,
+    default=None,
+    metavar="N",
+    help="Run a Redis Cluster of N masters (3 or more), each with one replica, instead of a "
+    "single redis-server. Chosen when the run folder is created.",
+)
+def up(
+    run_dir: Path,
+    timeout_s: float,
+    with_prometheus: bool,
+    rules_file: Path | None,
+    kafka_brokers: int | None,
+    redis_masters: int | None,
+) -> None:
     """Start Kafka and Redis (and Prometheus) if not running and wait until they answer."""
     local = LocalStack(run_dir=run_dir, rules_file=rules_file)
     try:
-        local.up(timeout_s=timeout_s, with_prometheus=with_prometheus)
+        local.up(timeout_s=timeout_s, with_prometheus=with_prometheus,
+                 kafka_brokers=kafka_brokers, redis_cluster=redis_masters)
     except StackError as exc:
         raise _fail(exc) from exc
     click.echo("\n".join(_describe(local)))

@@ -138,22 +138,45 @@ def classpath(libs: Path) -> str:
     return str(libs / "*")
 
 
-def write_config(kafka_dir: Path, *, port: int, controller_port: int) -> Path:
-    """Write the broker's ``server.properties`` and log4j2 config; return the first's path."""
+def replication(brokers: int) -> tuple[int, int]:
+    """Return the replication factor and min.insync.replicas topics get on ``brokers``."""
+    # Three copies, two of them acknowledged, survive losing any one broker; a single
+    # broker can only keep one.
+    return (1, 1) if brokers < 3 else (3, 2)
+
+
+def write_config(
+    kafka_dir: Path,
+    *,
+    port: int,
+    controller_port: int,
+    node_id: int = 1,
+    voters: dict[int, int] | None = None,
+) -> Path:
+    """Write a node's ``server.properties`` and log4j2 config; return the first's path.
+
+    ``voters`` maps every node id of a multi-node stack to its controller port; each node
+    is both broker and controller, so they form the KRaft quorum together.
+    """
     data = kafka_dir / "data"
     data.mkdir(parents=True, exist_ok=True)
+    quorum = voters or {node_id: controller_port}
+    factor, min_isr = replication(len(quorum))
     lines = [
         "process.roles=broker,controller",
-        "node.id=1",
-        f"controller.quorum.voters=1@{LOOPBACK}:{controller_port}",
+        f"node.id={node_id}",
+        "controller.quorum.voters="
+        + ",".join(f"{node}@{LOOPBACK}:{cport}" for node, cport in sorted(quorum.items())),
         f"listeners=PLAINTEXT://{LOOPBACK}:{port},CONTROLLER://{LOOPBACK}:{controller_port}",
         f"advertised.listeners=PLAINTEXT://{LOOPBACK}:{port}",
         "controller.listener.names=CONTROLLER",
         "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
         f"log.dirs={data}",
-        "offsets.topic.replication.factor=1",
-        "transaction.state.log.replication.factor=1",
-        "transaction.state.log.min.isr=1",
+        f"default.replication.factor={factor}",
+        f"min.insync.replicas={min_isr}",
+        f"offsets.topic.replication.factor={factor}",
+        f"transaction.state.log.replication.factor={factor}",
+        f"transaction.state.log.min.isr={min_isr}",
         "group.initial.rebalance.delay.ms=0",
         "num.partitions=6",
         # The app creates its topics with explicit settings; a typo must fail loudly.
@@ -186,10 +209,23 @@ def new_cluster_id() -> str:
             return value
 
 
-def format_storage(java: str, libs: Path, config: Path, *, log: Callable[[str], None]) -> None:
-    """Format the KRaft storage named in ``config`` with a new cluster id."""
-    cluster_id = new_cluster_id()
-    log(f"formatting Kafka storage (cluster id {cluster_id})")
+def format_storage(
+    java: str,
+    libs: Path,
+    config: Path,
+    *,
+    log: Callable[[str], None],
+    cluster_id: str | None = None,
+) -> None:
+    """Format the KRaft storage named in ``config``.
+
+    A single node gets a new cluster id and a quorum of itself (``--standalone``); every
+    node of a multi-node stack is given the same ``cluster_id``, and its quorum is the
+    static ``controller.quorum.voters`` of its config.
+    """
+    standalone = cluster_id is None
+    cluster_id = cluster_id or new_cluster_id()
+    log(f"formatting Kafka storage {config.parent} (cluster id {cluster_id})")
     args = [
         java,
         "-cp",
@@ -200,7 +236,7 @@ def format_storage(java: str, libs: Path, config: Path, *, log: Callable[[str], 
         cluster_id,
         "-c",
         str(config),
-        "--standalone",
+        *(["--standalone"] if standalone else []),
     ]
     try:
         done = subprocess.run(  # noqa: S603 - fixed argv built here, no shell
@@ -245,7 +281,7 @@ def _port_open(port: int, timeout_s: float) -> bool:
         return False
 
 
-async def _cluster_ready(bootstrap: str, timeout_s: float) -> bool:
+async def _cluster_ready(bootstrap: str, timeout_s: float, brokers: int) -> bool:
     admin = AIOKafkaAdminClient(
         bootstrap_servers=bootstrap,
         request_timeout_ms=max(1000, int(timeout_s * 1000)),
@@ -257,18 +293,19 @@ async def _cluster_ready(bootstrap: str, timeout_s: float) -> bool:
     finally:
         await admin.close()
     # Topic creation, the app's first step, needs a listed broker and a known controller.
-    brokers = info.get("brokers") or []
-    return bool(brokers) and int(info.get("controller_id", -1)) >= 0
+    # On a multi-node stack, topics of replication factor 3 need all three registered.
+    listed = info.get("brokers") or []
+    return len(listed) >= brokers and int(info.get("controller_id", -1)) >= 0
 
 
-def kafka_answers(port: int, timeout_s: float = 5.0) -> bool:
-    """Return True if the broker on ``port`` answers a metadata request naming itself."""
+def kafka_answers(port: int, timeout_s: float = 5.0, *, brokers: int = 1) -> bool:
+    """Return True if the broker on ``port`` answers a metadata request listing ``brokers``."""
     if not _port_open(port, min(timeout_s, 1.0)):
         return False
 
     def probe() -> bool:
         try:
-            return asyncio.run(_cluster_ready(f"{LOOPBACK}:{port}", timeout_s))
+            return asyncio.run(_cluster_ready(f"{LOOPBACK}:{port}", timeout_s, brokers))
         except Exception:
             # Any failure here (refused, timeout, protocol error) means "not ready yet".
             return False

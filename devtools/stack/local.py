@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import secrets
@@ -9,7 +10,8 @@ import signal
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from devtools.stack import kafka, ports, prometheus, redis
@@ -39,6 +41,12 @@ class StackAddresses:
     worker_metrics_port: int
     token_secret: str
     prometheus_port: int | None = None
+    ingest_port: int | None = None
+    # A Redis Cluster (redis_url names its first master; the client finds the others), and
+    # the replication topics get on a multi-broker Kafka.
+    redis_cluster: bool = False
+    replication_factor: int = 1
+    min_insync_replicas: int = 1
 
     def env(self) -> dict[str, str]:
         """Return the ``OCOP_*`` environment variables that point a process at this stack."""
@@ -49,6 +57,13 @@ class StackAddresses:
             "OCOP_WORKER_METRICS_PORT": str(self.worker_metrics_port),
             "OCOP_TOKEN_SECRET": self.token_secret,
         }
+        if self.ingest_port is not None:
+            env["OCOP_INGEST_PORT"] = str(self.ingest_port)
+        if self.redis_cluster:
+            env["OCOP_REDIS_CLUSTER"] = "1"
+        if self.replication_factor > 1:
+            env["OCOP_REPLICATION_FACTOR"] = str(self.replication_factor)
+            env["OCOP_MIN_INSYNC_REPLICAS"] = str(self.min_insync_replicas)
         if self.prometheus_url is not None:
             env["OCOP_PROMETHEUS_URL"] = self.prometheus_url
         return env
@@ -85,20 +100,69 @@ class _State:
     token_secret: str
     # Picked the first time the stack runs with Prometheus; older run folders lack it.
     prometheus_port: int | None = None
+    # The ingest gateway's port; run folders older than the gateway get one at `up`.
+    ingest_port: int | None = None
+    # A multi-broker stack's nodes after the first ([port, controller port] each), and the
+    # cluster id every node's storage is formatted with. Empty: one broker.
+    kafka_peers: list[list[int]] = field(default_factory=list)
+    kafka_cluster_id: str = ""
+    # A Redis Cluster's nodes ([port, cluster bus port] each), masters first; the first one
+    # listens on redis_port. Empty: the single server on redis_port.
+    redis_nodes: list[list[int]] = field(default_factory=list)
+
+    def kafka_nodes(self) -> list[tuple[int, int]]:
+        """Every Kafka node's (port, controller port), node 1 first."""
+        return [(self.kafka_port, self.controller_port),
+                *((port, controller) for port, controller in self.kafka_peers)]
+
+    @property
+    def redis_masters(self) -> int:
+        return len(self.redis_nodes) // 2
+
+    def shape(self) -> str:
+        brokers = len(self.kafka_nodes())
+        kafka_part = "one Kafka broker" if brokers == 1 else f"{brokers} Kafka brokers"
+        redis_part = (f"a Redis Cluster of {self.redis_masters} masters" if self.redis_nodes
+                      else "a single Redis")
+        return f"{kafka_part} and {redis_part}"
 
     def ports(self) -> list[int]:
         chosen = [self.kafka_port, self.controller_port, self.redis_port, self.web_port,
                   self.worker_metrics_port]
-        return chosen if self.prometheus_port is None else [*chosen, self.prometheus_port]
+        nodes = [port for node in (*self.kafka_peers, *self.redis_nodes) for port in node]
+        extra = (self.prometheus_port, self.ingest_port)
+        # The first Redis Cluster node is redis_port: each port once.
+        return list(dict.fromkeys(
+            [*chosen, *nodes, *(port for port in extra if port is not None)]
+        ))
 
     def addresses(self) -> StackAddresses:
+        nodes = self.kafka_nodes()
+        factor, min_isr = kafka.replication(len(nodes))
         return StackAddresses(
-            kafka_bootstrap=f"{LOOPBACK}:{self.kafka_port}",
+            kafka_bootstrap=",".join(f"{LOOPBACK}:{port}" for port, _ in nodes),
             redis_url=redis.url(self.redis_port),
             web_port=self.web_port,
             worker_metrics_port=self.worker_metrics_port,
             token_secret=self.token_secret,
             prometheus_port=self.prometheus_port,
+            ingest_port=self.ingest_port,
+            redis_cluster=bool(self.redis_nodes),
+            replication_factor=factor,
+            min_insync_replicas=min_isr,
+        )
+
+
+def _check_shape(kafka_brokers: int | None, redis_cluster: int | None) -> None:
+    if kafka_brokers is not None and (kafka_brokers < 1 or kafka_brokers == 2):
+        raise StackError(
+            f"--kafka-brokers {kafka_brokers}: pass 1, or 3 or more; every broker is also a "
+            "controller, and a quorum of two stops when either one stops"
+        )
+    if redis_cluster is not None and redis_cluster < 3:
+        raise StackError(
+            f"--redis-cluster {redis_cluster}: a Redis Cluster needs at least 3 masters (a "
+            "failover needs a majority of masters to agree); pass 3 or more"
         )
 
 
@@ -132,22 +196,42 @@ class LocalStack:
         self._kafka_dir = self.run_dir / "kafka"
         self._redis_dir = self.run_dir / "redis"
         self._prometheus_dir = self.run_dir / "prometheus"
-        self._kafka = Service(
-            "kafka", self._kafka_dir, lambda cmd: kafka.pid_matches(cmd, self._kafka_dir)
-        )
-        self._kafka.logs.append(self._kafka_dir / "server.log")
-        self._redis = Service("redis", self._redis_dir, self._redis_matches)
-        self._redis.logs.append(self._redis_dir / "redis.log")
         self._prometheus = Service(
             "prometheus",
             self._prometheus_dir,
             lambda cmd: prometheus.pid_matches(cmd, self._prometheus_dir / "prometheus.yml"),
         )
 
-    def _redis_matches(self, cmdline: str) -> bool:
-        state = self._read_state()
-        port = state.redis_port if state else 0
-        return redis.pid_matches(cmdline, self._redis_dir / "redis.conf", port)
+    def _kafka_services(self, state: _State | None) -> list[Service]:
+        """One service per Kafka node: ``kafka/`` for one broker, ``kafka/node-N/`` for more."""
+        count = len(state.kafka_nodes()) if state else 1
+        named = ([("kafka", self._kafka_dir)] if count == 1 else
+                 [(f"kafka-{node}", self._kafka_dir / f"node-{node}")
+                  for node in range(1, count + 1)])
+        services = []
+        for name, folder in named:
+            service = Service(name, folder, functools.partial(kafka.pid_matches, kafka_dir=folder))
+            service.logs.append(folder / "server.log")
+            services.append(service)
+        return services
+
+    def _redis_services(self, state: _State | None) -> list[Service]:
+        """One service per Redis server: ``redis/``, or ``redis/node-N/`` masters first."""
+        if state is None or not state.redis_nodes:
+            port = state.redis_port if state else 0
+            named = [("redis", self._redis_dir, port)]
+        else:
+            named = [(f"redis-{index}", self._redis_dir / f"node-{index}", port)
+                     for index, (port, _) in enumerate(state.redis_nodes, start=1)]
+        services = []
+        for name, folder, port in named:
+            config = folder / "redis.conf"
+            service = Service(
+                name, folder, functools.partial(redis.pid_matches, config=config, port=port)
+            )
+            service.logs.append(folder / "redis.log")
+            services.append(service)
+        return services
 
     def _read_state(self) -> _State | None:
         path = self._state_file
@@ -174,8 +258,15 @@ class LocalStack:
         os.replace(tmp, self._state_file)
         return state
 
-    def _create_state(self) -> _State:
-        kafka_port, controller_port, redis_port, web_port, metrics_port = ports.pick_free_ports(5)
+    def _create_state(self, kafka_brokers: int, redis_masters: int) -> _State:
+        # Two ports per further broker; two per Redis Cluster node, less the first's redis_port.
+        more = 2 * (kafka_brokers - 1) + (4 * redis_masters - 1 if redis_masters else 0)
+        picked = ports.pick_free_ports(5 + more)
+        kafka_port, controller_port, redis_port, web_port, metrics_port = picked[:5]
+        pairs = [picked[index:index + 2] for index in range(5, 5 + 2 * (kafka_brokers - 1), 2)]
+        rest = picked[5 + 2 * (kafka_brokers - 1):]
+        redis_nodes = [[redis_port, *rest[:1]],
+                       *(rest[index:index + 2] for index in range(1, len(rest), 2))]
         state = self._save_state(_State(
             kafka_version=self.kafka_version,
             kafka_port=kafka_port,
@@ -184,6 +275,9 @@ class LocalStack:
             web_port=web_port,
             worker_metrics_port=metrics_port,
             token_secret=secrets.token_urlsafe(32),
+            kafka_peers=pairs,
+            kafka_cluster_id=kafka.new_cluster_id() if kafka_brokers > 1 else "",
+            redis_nodes=redis_nodes if redis_masters else [],
         ))
         self._log(f"new run folder {self.run_dir}: ports and secret saved in {self._state_file}")
         return state
@@ -195,13 +289,21 @@ class LocalStack:
             raise StackError(f"no stack in {self.run_dir}; run `stack up` first")
         return state.addresses()
 
+    def kafka_pids(self) -> list[int | None]:
+        """Return every Kafka node's pid (None: not running), node 1 first."""
+        return [service.pid() for service in self._kafka_services(self._read_state())]
+
+    def redis_pids(self) -> list[int | None]:
+        """Return every redis-server's pid (None: not running); a cluster's masters first."""
+        return [service.pid() for service in self._redis_services(self._read_state())]
+
     def kafka_pid(self) -> int | None:
-        """Return the running broker's pid, or None."""
-        return self._kafka.pid()
+        """Return the running broker's pid (node 1's of several), or None."""
+        return self.kafka_pids()[0]
 
     def redis_pid(self) -> int | None:
-        """Return the running redis-server's pid, or None."""
-        return self._redis.pid()
+        """Return the running redis-server's pid (a cluster's first master's), or None."""
+        return self.redis_pids()[0]
 
     def prometheus_pid(self) -> int | None:
         """Return the running Prometheus' pid, or None."""
@@ -212,47 +314,78 @@ class LocalStack:
         state = self._read_state()
         return StackStatus(
             addresses=state.addresses() if state else None,
-            kafka_running=self.kafka_pid() is not None,
-            redis_running=self.redis_pid() is not None,
+            kafka_running=None not in self.kafka_pids(),
+            redis_running=None not in self.redis_pids(),
             prometheus_running=self.prometheus_pid() is not None,
         )
 
-    def up(self, *, timeout_s: float = 120.0, with_prometheus: bool = False) -> StackAddresses:
-        """Start whatever is not running and wait until every service answers."""
+    def up(
+        self,
+        *,
+        timeout_s: float = 120.0,
+        with_prometheus: bool = False,
+        kafka_brokers: int | None = None,
+        redis_cluster: int | None = None,
+    ) -> StackAddresses:
+        """Start whatever is not running and wait until every service answers.
+
+        ``kafka_brokers`` (1, or 3 or more) and ``redis_cluster`` (masters, 3 or more, each
+        with a replica) shape a new run folder; None keeps what the folder holds.
+        """
+        _check_shape(kafka_brokers, redis_cluster)
         deadline = time.monotonic() + timeout_s
         self.run_dir.mkdir(parents=True, exist_ok=True)
         with kafka.file_lock(self.run_dir / "stack.lock"):
-            state = self._read_state() or self._create_state()
+            state = self._read_state() or self._create_state(kafka_brokers or 1, redis_cluster or 0)
+            if (kafka_brokers not in (None, len(state.kafka_nodes()))
+                    or redis_cluster not in (None, state.redis_masters)):
+                raise StackError(
+                    f"{self.run_dir} holds a stack of {state.shape()}, not the shape asked for; "
+                    f"use another --run-dir, or run `stack down` and delete {self.run_dir}"
+                )
             if state.kafka_version != self.kafka_version:
                 raise StackError(
                     f"{self.run_dir} holds Kafka {state.kafka_version} storage, not "
                     f"{self.kafka_version}; run `stack down` and delete {self.run_dir}"
                 )
+            if state.ingest_port is None:
+                (port,) = ports.pick_free_ports(1, exclude=state.ports())
+                state = self._save_state(replace(state, ingest_port=port))
             if with_prometheus and state.prometheus_port is None:
                 (port,) = ports.pick_free_ports(1, exclude=state.ports())
                 state = self._save_state(replace(state, prometheus_port=port))
             prepared = self._prepare_prometheus(state) if with_prometheus else None
-            kafka_pid, redis_pid = self.kafka_pid(), self.redis_pid()
+            kafka_services = self._kafka_services(state)
+            redis_services = self._redis_services(state)
+            kafka_pids = [service.pid() for service in kafka_services]
+            redis_pids = [service.pid() for service in redis_services]
             prometheus_pid = self.prometheus_pid() if with_prometheus else None
             # Ports of the services about to start must be free.
-            wanted = [] if kafka_pid else [state.kafka_port, state.controller_port]
-            wanted += [] if redis_pid else [state.redis_port]
+            redis_nodes = state.redis_nodes or [[state.redis_port]]
+            wanted = [port for node, pid in zip(state.kafka_nodes(), kafka_pids, strict=True)
+                      if pid is None for port in node]
+            wanted += [port for node, pid in zip(redis_nodes, redis_pids, strict=True)
+                       if pid is None for port in node]
             if prepared is not None and prometheus_pid is None and state.prometheus_port:
                 wanted.append(state.prometheus_port)
             self._check_ports(wanted)
             started: list[int] = []
-            if kafka_pid is None:
-                kafka_pid = self._start_kafka(state)
-                started.append(kafka_pid)
-            if redis_pid is None:
-                redis_pid = self._start_redis(state)
-                started.append(redis_pid)
             try:
+                kafka_running = self._start_kafka(state, kafka_services, kafka_pids, started)
+                redis_running = self._start_redis(state, redis_services, redis_pids, started)
+                for service, pid, node in zip(redis_services, redis_running, redis_nodes,
+                                              strict=True):
+                    self._wait_ready(
+                        [(service, pid)], deadline, functools.partial(redis.redis_answers, node[0])
+                    )
+                if state.redis_nodes:
+                    self._form_redis_cluster(
+                        state, list(zip(redis_services, redis_running, strict=True)), deadline
+                    )
+                brokers = len(kafka_services)
                 self._wait_ready(
-                    self._redis, redis_pid, deadline, lambda: redis.redis_answers(state.redis_port)
-                )
-                self._wait_ready(
-                    self._kafka, kafka_pid, deadline, lambda: kafka.kafka_answers(state.kafka_port)
+                    list(zip(kafka_services, kafka_running, strict=True)), deadline,
+                    lambda: kafka.kafka_answers(state.kafka_port, brokers=brokers),
                 )
                 if prepared is not None:
                     started += self._run_prometheus(state, *prepared, prometheus_pid, deadline)
@@ -277,31 +410,93 @@ class LocalStack:
                 "to pick new ports"
             )
 
-    def _start_kafka(self, state: _State) -> int:
+    def _start_kafka(
+        self, state: _State, services: list[Service], pids: list[int | None], started: list[int]
+    ) -> list[int]:
+        """Start the Kafka nodes not running (adding their pids to ``started``); return all."""
+        if None not in pids:
+            return [pid for pid in pids if pid is not None]
         java = ports.ensure_command("java", "openjdk-17-jre-headless", self._log)
         mvn = ports.ensure_command("mvn", "maven", self._log)
         libs = kafka.ensure_libs(self.cache_dir, self.kafka_version, mvn=mvn, log=self._log)
-        config = kafka.write_config(
-            self._kafka_dir, port=state.kafka_port, controller_port=state.controller_port
-        )
-        if not kafka.is_formatted(self._kafka_dir):
-            kafka.format_storage(java, libs, config, log=self._log)
-        pid = self._kafka.start(kafka.command(java, libs, self._kafka_dir))
-        self._log(
-            f"started Kafka (pid {pid}) on {LOOPBACK}:{state.kafka_port}; "
-            f"log in {self._kafka_dir / 'server.log'}"
-        )
-        return pid
+        nodes = state.kafka_nodes()
+        voters = {node: controller for node, (_, controller) in enumerate(nodes, start=1)}
+        stopped = [(node, service) for node, (service, pid)
+                   in enumerate(zip(services, pids, strict=True), start=1) if pid is None]
+        unformatted = []
+        for node, service in stopped:
+            port, controller = nodes[node - 1]
+            config = kafka.write_config(
+                service.folder, port=port, controller_port=controller, node_id=node,
+                voters=voters if len(nodes) > 1 else None,
+            )
+            if not kafka.is_formatted(service.folder):
+                unformatted.append(config)
+        cluster_id = state.kafka_cluster_id or None
+        # Each format is a JVM start of several seconds: the nodes' run side by side.
+        with ThreadPoolExecutor(max_workers=max(1, len(unformatted))) as pool:
+            list(pool.map(lambda config: kafka.format_storage(
+                java, libs, config, log=self._log, cluster_id=cluster_id), unformatted))
+        running = list(pids)
+        for node, service in stopped:
+            pid = service.start(kafka.command(java, libs, service.folder))
+            started.append(pid)
+            running[node - 1] = pid
+            self._log(
+                f"started Kafka node {node} (pid {pid}) on {LOOPBACK}:{nodes[node - 1][0]}; "
+                f"log in {service.folder / 'server.log'}"
+            )
+        return [pid for pid in running if pid is not None]
 
-    def _start_redis(self, state: _State) -> int:
+    def _start_redis(
+        self, state: _State, services: list[Service], pids: list[int | None], started: list[int]
+    ) -> list[int]:
+        """Start the Redis servers not running (adding their pids to ``started``); return all."""
+        if None not in pids:
+            return [pid for pid in pids if pid is not None]
         redis_server = ports.ensure_command("redis-server", "redis-server", self._log)
-        config = redis.write_config(self._redis_dir, port=state.redis_port)
-        pid = self._redis.start(redis.command(redis_server, config))
-        self._log(
-            f"started Redis (pid {pid}) on {LOOPBACK}:{state.redis_port}; "
-            f"log in {self._redis_dir / 'redis.log'}"
+        running = list(pids)
+        for index, (service, pid) in enumerate(zip(services, pids, strict=True)):
+            if pid is not None:
+                continue
+            if state.redis_nodes:
+                port, bus = state.redis_nodes[index]
+                config = redis.write_config(service.folder, port=port, cluster_port=bus)
+            else:
+                port = state.redis_port
+                config = redis.write_config(service.folder, port=port)
+            new_pid = service.start(redis.command(redis_server, config))
+            started.append(new_pid)
+            running[index] = new_pid
+            self._log(
+                f"started {service.name} (pid {new_pid}) on {LOOPBACK}:{port}; "
+                f"log in {service.folder / 'redis.log'}"
+            )
+        return [pid for pid in running if pid is not None]
+
+    def _form_redis_cluster(
+        self, state: _State, members: list[tuple[Service, int]], deadline: float
+    ) -> None:
+        """Join fresh nodes into a cluster, then wait until every slot is served."""
+        node_ports = [port for port, _ in state.redis_nodes]
+        fresh = [port for port in node_ports if redis.is_fresh(port)]
+        if len(fresh) == len(node_ports):
+            redis_cli = ports.ensure_command("redis-cli", "redis-tools", self._log)
+            redis.create_cluster(
+                redis_cli, node_ports, timeout_s=max(1.0, deadline - time.monotonic()),
+                log=self._log,
+            )
+        elif fresh:
+            raise StackError(
+                f"Redis node(s) on port {', '.join(map(str, fresh))} never joined the cluster "
+                f"the other nodes of {self.run_dir} form; run `stack down` and delete "
+                f"{self._redis_dir} to create the cluster anew"
+            )
+        self._wait_ready(
+            members, deadline, lambda: redis.cluster_ready(node_ports),
+            what=f"Redis Cluster of {state.redis_masters} masters with a replica each",
+            explain=lambda: redis.cluster_nodes(node_ports[0]),
         )
-        return pid
 
     def _prepare_prometheus(self, state: _State) -> tuple[str, Path]:
         """Find the tools and rules and write a config promtool accepts, before any start."""
@@ -337,27 +532,40 @@ class LocalStack:
         pid = self._prometheus.start(prometheus.command(binary, config, port=port))
         self._log(f"started Prometheus (pid {pid}) on {LOOPBACK}:{port}; config {config}")
         self._wait_ready(
-            self._prometheus, pid, deadline, lambda: prometheus.prometheus_answers(port)
+            [(self._prometheus, pid)], deadline, lambda: prometheus.prometheus_answers(port)
         )
         return [pid]
 
     def _wait_ready(
-        self, service: Service, pid: int, deadline: float, answers: Callable[[], bool]
+        self,
+        members: list[tuple[Service, int]],
+        deadline: float,
+        answers: Callable[[], bool],
+        *,
+        what: str | None = None,
+        explain: Callable[[], str] | None = None,
     ) -> None:
+        """Wait until ``answers()``; fail at once if a member's process exits."""
+        what = what or ", ".join(service.name for service, _ in members)
         began = time.monotonic()
         while True:
-            if not alive(pid):
-                raise StackError(
-                    f"{service.name} (pid {pid}) exited during startup; fix the cause below, "
-                    f"then run `stack up` again.\n{service.log_tail()}"
-                )
+            for service, pid in members:
+                if not alive(pid):
+                    raise StackError(
+                        f"{service.name} (pid {pid}) exited during startup; fix the cause "
+                        f"below, then run `stack up` again.\n{service.log_tail()}"
+                    )
             if answers():
-                self._log(f"{service.name} answers (waited {time.monotonic() - began:.1f}s)")
+                self._log(f"{what} answers (waited {time.monotonic() - began:.1f}s)")
                 return
             if time.monotonic() >= deadline:
+                pids = ", ".join(str(pid) for _, pid in members)
+                details = [service.log_tail() for service, _ in members]
+                if explain is not None:
+                    details.append(explain())
                 raise StackError(
-                    f"{service.name} (pid {pid}) did not answer within the timeout; retry with a "
-                    f"longer timeout or read the logs.\n{service.log_tail()}"
+                    f"{what} (pid {pids}) did not answer within the timeout; retry with a "
+                    "longer timeout or read the logs.\n" + "\n".join(details)
                 )
             time.sleep(0.25)
 
@@ -366,7 +574,10 @@ class LocalStack:
         if not self.run_dir.is_dir():
             return
         with kafka.file_lock(self.run_dir / "stack.lock"):
-            running = [(s, s.pid()) for s in (self._prometheus, self._kafka, self._redis)]
+            state = self._read_state()
+            services = [self._prometheus, *self._kafka_services(state),
+                        *self._redis_services(state)]
+            running = [(s, s.pid()) for s in services]
             pids = [pid for _, pid in running if pid is not None]
             for service, pid in running:
                 if pid is not None:

@@ -108,6 +108,7 @@ def test_addresses_env_and_secret(local: LocalStack, addrs: StackAddresses) -> N
         "OCOP_WEB_PORT": str(addrs.web_port),
         "OCOP_WORKER_METRICS_PORT": str(addrs.worker_metrics_port),
         "OCOP_TOKEN_SECRET": addrs.token_secret,
+        "OCOP_INGEST_PORT": str(addrs.ingest_port),
     }
     assert addrs.web_url == f"http://127.0.0.1:{addrs.web_port}/"
     assert len(addrs.token_secret) >= 40
