@@ -10,7 +10,8 @@ campaign report (``ocop-live report --campaign``) over the whole sample campaign
 across six months, counted into another throwaway prefix. Needs only Redis::
 
     ocop-live stack up && eval "$(ocop-live stack env)"
-    python -m devtools.screenshots   # docs/screenshots/board-vi.png, board-en.png,
+    python -m devtools.screenshots   # docs/screenshots/board-vi-1920x1080.png (and at
+                                     # each of BOARD_SIZES), board-en-1920x1080.png,
                                      # host-vi.png, report-vi.png
     python -m devtools.screenshots --out /tmp/shots
 """
@@ -48,6 +49,9 @@ CHROMIUM_ARGS = ("--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-background-networking", "--disable-component-update",
                  "--disable-sync")
 BOARD_VIEWPORT = {"width": 1920, "height": 1080}
+# The venues' screens: a laptop, full HD, 4K and a vertical LED panel.
+BOARD_SIZES = ({"width": 1366, "height": 768}, BOARD_VIEWPORT,
+               {"width": 3840, "height": 2160}, {"width": 1080, "height": 1920})
 PHONE_VIEWPORT = {"width": 390, "height": 844}
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 # Long enough for a count-up and a rank slide to finish, so the picture is settled.
@@ -104,15 +108,21 @@ async def launch(playwright: Any) -> Browser:
     return browser
 
 
+def _size(viewport: dict[str, int]) -> str:
+    return f"{viewport['width']}x{viewport['height']}"
+
+
 async def _open(browser: Browser, url: str, viewport: dict[str, int], ready: str) -> Page:
     page = await browser.new_page(viewport=viewport)  # type: ignore[arg-type]
     await page.goto(url)
     await page.wait_for_selector(ready)
+    await page.evaluate("document.fonts.ready")
     return page
 
 
 async def take(settings: Settings, out: Path) -> list[Path]:
-    """Write ``board-vi.png``, ``board-en.png`` and ``host-vi.png`` into ``out``."""
+    """Write ``board-vi-WxH.png`` at each of ``BOARD_SIZES``, ``board-en-1920x1080.png``
+    and ``host-vi.png`` into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     (port,) = pick_free_ports(1)
     settings = settings.model_copy(update={
@@ -141,12 +151,14 @@ async def take(settings: Settings, out: Path) -> list[Path]:
             browser = await launch(playwright)
             live = "#conn[data-state='live']"
             pages = {
-                "board-vi.png": await _open(browser, f"{base}/board", BOARD_VIEWPORT, live),
-                "board-en.png": await _open(browser, f"{base}/board?lang=en", BOARD_VIEWPORT,
-                                            live),
-                "host-vi.png": await _open(browser, f"{base}/host#session={host_id}&token={token}",
-                                           PHONE_VIEWPORT, "#dashboard:not([hidden])"),
+                f"board-vi-{_size(size)}.png": await _open(browser, f"{base}/board", size, live)
+                for size in BOARD_SIZES
             }
+            pages[f"board-en-{_size(BOARD_VIEWPORT)}.png"] = await _open(
+                browser, f"{base}/board?lang=en", BOARD_VIEWPORT, live)
+            pages["host-vi.png"] = await _open(
+                browser, f"{base}/host#session={host_id}&token={token}", PHONE_VIEWPORT,
+                "#dashboard:not([hidden])")
             rest = fair.messages[split:]
             step = -(-len(rest) // LIVE_STEPS)
             for start in range(0, len(rest), step):

@@ -7,6 +7,8 @@ every message JSON with a ``type``:
   ``heartbeat_ms``), then ``change`` (``seq`` + 1, the changed top-level keys and any
   ``banners``), ``heartbeat`` (the current ``seq``) and ``reload``;
 - screen → server: ``{"type": "ack", "seq": N}`` every few seconds;
+- a screen named by ``?screen=NAME`` (one of ``OCOP_SCREENS``) has its last contact
+  (joining, each ack, leaving) recorded in Redis for every web process to report;
 - a fair the store does not hold closes the socket with 4404, reason
   ``unknown_fair <id>``.
 
@@ -38,17 +40,22 @@ from common.settings import Settings
 from store.keys import Keys
 from web.banners import detect_banners
 from web.cadence import tick_paced
+from web.controls import goal_progress, read_controls
 from web.fanout import Fanout
 from web.payload import Json, board_changes, build_board, build_campaign, build_fairs
-from web.reader import StoreReader
+from web.reader import READ_TIMEOUT_S, StoreReader
 from web.replays import ReplayBudget
 from web.ring import ChangeRing
-from web.scopes import UnknownFair
+from web.scopes import UnknownFair, parse_time_ms
 from web.validation import Resume
 
 log = logging.getLogger(__name__)
 
 RELOAD = "reload"
+# Published by the staff commands when the message or the hidden sessions changed.
+CONTROLS = "controls"
+# A banner line a screen across the hall can still show in one go.
+MAX_MESSAGE_CHARS = 200
 # A screen asked for a fair the store does not hold; the close reason names it.
 CLOSE_UNKNOWN_FAIR = 4404
 DEFAULT_RING_SIZE = 256
@@ -98,11 +105,13 @@ class Channel:
 
 @dataclass(slots=True)
 class Screen:
-    """What the hub knows of one connected screen: its channel and its last report."""
+    """What the hub knows of one connected screen: its channel, its last report and its
+    configured name (None: unnamed)."""
 
     channel: Channel
     acked_seq: int
     acked_at: float
+    name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +170,8 @@ class BoardHub:
         self._joining = asyncio.Lock()
         self._live_fairs: set[str] = set()
         self._closing: set[asyncio.Task[None]] = set()
+        # Named screens' contacts (wall ms) not yet written to Redis.
+        self._contacts: dict[str, int] = {}
 
     def _channel(self, key: str | None) -> Channel:
         return Channel(key=key, ring=ChangeRing(size=self.ring_size), last_sent=self.monotonic())
@@ -181,15 +192,32 @@ class BoardHub:
         started = time.perf_counter()
         wanted = list(dict.fromkeys(keys))
         rows = await self.reader.board(now_ms=self.clock(), fairs=wanted)
+        async with asyncio.timeout(READ_TIMEOUT_S):
+            controls = await read_controls(self.redis, self.keys)
         s = self.settings
-        boards = {key: build_board(rows, fair_id=key, top_n=s.top_n, title=s.fair_title,
-                                   place=s.fair_place, live_grace_s=s.live_grace_s)
+        boards = {key: self._with_controls(
+                      build_board(rows, fair_id=key, top_n=s.top_n, title=s.fair_title,
+                                  place=s.fair_place, live_grace_s=s.live_grace_s,
+                                  hidden=controls.hidden),
+                      message=controls.message, hidden=controls.hidden, now_ms=rows.now_ms)
                   for key in wanted if (rows.default_fair if key is None else key) in rows.sums}
         built = Built(boards=boards,
                       fairs=build_fairs(rows, title=s.fair_title, place=s.fair_place),
                       campaign=build_campaign(rows))
         metrics.SNAPSHOT_SECONDS.observe(time.perf_counter() - started)
         return built
+
+    def _with_controls(self, board: Json, *, message: Json | None, hidden: frozenset[str],
+                       now_ms: int) -> Json:
+        """``board`` with what staff set (``web/controls.py``): message, hidden sessions,
+        and the fair's progress towards OCOP_FAIR_GOAL_VND."""
+        board["message"] = message
+        board["hidden_sessions"] = sorted(hidden)
+        board["goal"] = goal_progress(self.settings.fair_goal_vnd,
+                                      gmv_vnd=int(board["totals"]["gmv_vnd"]),
+                                      start_ms=parse_time_ms(board["fair"]["start"]),
+                                      now_ms=now_ms)
+        return board
 
     async def build(self) -> Json:
         """Read the store and build the default fair's board now."""
@@ -344,9 +372,9 @@ class BoardHub:
             return channel
 
     def join(self, connection: ServerConnection, *, resume: Resume, address: str,
-             channel: Channel | None = None) -> None:
+             channel: Channel | None = None, screen: str | None = None) -> None:
         """Catch ``connection`` up (resume or snapshot) on ``channel`` (the default
-        fair's when None) and subscribe it, with no await."""
+        fair's when None) and subscribe it as screen ``screen``, with no await."""
         channel = self.channels[None] if channel is None else channel
         if channel.board is None:
             raise RuntimeError("board not built yet")
@@ -368,14 +396,20 @@ class BoardHub:
             self.fanout.send([connection], self._text(channel, "heartbeat"), kind="heartbeat")
         channel.clients.add(connection)
         self.clients[connection] = Screen(channel=channel, acked_seq=channel.seq,
-                                          acked_at=self.monotonic())
+                                          acked_at=self.monotonic(), name=screen)
+        self._contact(screen)
         metrics.WS_CLIENTS.labels("board").set(len(self.clients))
+
+    def _contact(self, screen: str | None) -> None:
+        if screen is not None:
+            self._contacts[screen] = self.clock()
 
     def leave(self, connection: ServerConnection) -> None:
         """Forget a closed connection."""
         screen = self.clients.pop(connection, None)
         if screen is not None:
             screen.channel.clients.discard(connection)
+            self._contact(screen.name)
         metrics.WS_CLIENTS.labels("board").set(len(self.clients))
 
     def receive(self, connection: ServerConnection, raw: str | bytes) -> None:
@@ -391,6 +425,7 @@ class BoardHub:
         if screen is not None and isinstance(seq, int) and not isinstance(seq, bool):
             screen.acked_seq = seq
             screen.acked_at = self.monotonic()
+            self._contact(screen.name)
 
     def count_stale(self) -> int:
         """Screens silent for too long or still showing a seq superseded too long ago."""
@@ -411,13 +446,15 @@ class BoardHub:
         self.fanout.send(list(self.clients), encode({"type": RELOAD}), kind=RELOAD)
 
     async def serve(self, connection: ServerConnection, *, resume: Resume,
-                    address: str, fair_id: str | None = None) -> None:
+                    address: str, fair_id: str | None = None,
+                    screen: str | None = None) -> None:
         """The ``/ws/board`` handler: catch up, then read reports until the screen leaves.
 
-        ``resume`` and ``fair_id`` come from the request's query
-        (``web.validation.parse_resume``, ``parse_fair``) and ``address`` is the
-        client's, which the replay budget is kept by. A fair the store does not hold
-        closes the socket with 4404 and the reason ``unknown_fair <id>``.
+        ``resume``, ``fair_id`` and ``screen`` come from the request's query
+        (``web.validation.parse_resume``, ``parse_fair``, ``parse_screen``) and
+        ``address`` is the client's, which the replay budget is kept by. A fair the
+        store does not hold closes the socket with 4404 and the reason
+        ``unknown_fair <id>``.
         """
         if self.board is None:
             await self.load()
@@ -427,7 +464,7 @@ class BoardHub:
             metrics.WS_DISCONNECTS.labels("board", "unknown_fair").inc()
             await connection.close(CLOSE_UNKNOWN_FAIR, f"unknown_fair {exc.fair_id}")
             return
-        self.join(connection, resume=resume, address=address, channel=channel)
+        self.join(connection, resume=resume, address=address, channel=channel, screen=screen)
         try:
             async for raw in connection:
                 self.receive(connection, raw)
@@ -465,12 +502,48 @@ class BoardHub:
                         if message.get("channel") == screens:
                             if message.get("data") == RELOAD:
                                 self.reload()
+                            elif message.get("data") == CONTROLS:
+                                self._dirty.set()
                         else:
                             self._dirty.set()
             except (RedisError, OSError) as exc:
                 metrics.REDIS_ERRORS.labels("web").inc()
                 log.warning("change feed lost (%s); resubscribing in 1 s", exc)
                 await asyncio.sleep(1)
+
+    async def record_screens(self) -> None:
+        """Every heartbeat, write the named screens' new contacts to Redis and report
+        every configured screen's last contact there, whichever process it reached."""
+        while self._running:
+            try:
+                await self.flush_screens()
+            except (RedisError, OSError) as exc:
+                metrics.REDIS_ERRORS.labels("web").inc()
+                log.warning("cannot record the screens' last contact in Redis (%s)", exc)
+            await asyncio.sleep(self.settings.heartbeat_s)
+
+    async def flush_screens(self) -> dict[str, int]:
+        """Write the pending contacts, then set ``ocop_screen_last_seen_seconds`` from
+        Redis; returns each configured screen's last contact (epoch ms) that Redis holds."""
+        pending, self._contacts = self._contacts, {}
+        key, names = self.keys.screens_seen(), list(self.settings.screen_names)
+        try:
+            # A plain write, not newest-wins: a screen that moves to another process
+            # may have its older leaving written last, and its next ack, seconds later,
+            # corrects that, far inside the minute the alert waits.
+            if pending:
+                await self.redis.hset(key, mapping={name: str(at_ms)
+                                                    for name, at_ms in pending.items()})
+            seen = await self.redis.hmget(key, names) if names else []
+        except BaseException:
+            # Kept for the next try, unless a newer contact came meanwhile.
+            self._contacts = {**pending, **self._contacts}
+            raise
+        found = {name: int(value) for name, value in zip(names, seen, strict=True)
+                 if value is not None}
+        for name, at_ms in found.items():
+            metrics.SCREEN_LAST_SEEN.labels(name).set(at_ms / 1000)
+        return found
 
     async def run(self) -> None:
         """Rebuild on change (or at every heartbeat, since windows roll with the clock)."""

@@ -202,11 +202,14 @@ def build_fairs(rows: BoardRows, *, title: str, place: str) -> list[Json]:
 
 def build_board(rows: BoardRows, *, top_n: int, title: str, place: str,
                 fair_id: str | None = None,
-                live_grace_s: float = DEFAULT_LIVE_GRACE_S) -> Json:
+                live_grace_s: float = DEFAULT_LIVE_GRACE_S,
+                hidden: frozenset[str] = frozenset()) -> Json:
     """The board of one fair a screen shows (and ``GET /api/board?fair=ID`` returns).
 
     ``fair_id`` None is the default fair; it must be one of the fairs ``rows`` were
     read for. ``title`` and ``place`` name the implicit fair of a catalog without fairs.
+    Sessions in ``hidden`` stay out of the leaderboards (sessions, products, provinces)
+    and stay in the totals, windows, chart and schedule (``web/controls.py``).
     """
     fair_id = rows.default_fair if fair_id is None else fair_id
     sums = rows.sums.get(fair_id)
@@ -220,17 +223,18 @@ def build_board(rows: BoardRows, *, top_n: int, title: str, place: str,
     totals = _fair_totals(rows, fair_id)
     info = {sid: directory.listings[sid].info for sid, _ in counted
             if sid in directory.listings}
-    gmv_by_session = {sid: _int(c.get(GMV)) for sid, c in counted}
+    ranked = [(sid, c) for sid, c in counted if sid not in hidden]
+    gmv_by_session = {sid: _int(c.get(GMV)) for sid, c in ranked}
     # Most watched *now*: a session that ended keeps the last count its platform sent.
     viewers_by_session = {
-        sid: _int(c.get(VIEWERS_NOW)) for sid, c in counted
+        sid: _int(c.get(VIEWERS_NOW)) for sid, c in ranked
         if is_live(*_schedule_of(directory, sid), _last_at(c), now_ms=rows.now_ms,
                    grace_ms=grace_ms)
     }
     units: defaultdict[str, int] = defaultdict(int)
     product_gmv: defaultdict[str, int] = defaultdict(int)
     provinces: defaultdict[str, Json] = defaultdict(lambda: {GMV: 0, ORDERS: 0})
-    for sid, c in counted:
+    for sid, c in ranked:
         for name, value in c.items():
             if (pid := product_of(name, UNITS)) is not None:
                 units[pid] += _int(value)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
 import logging
+import re
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from importlib import resources
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
@@ -37,6 +39,7 @@ from web.validation import (
     forbid_token_in_query,
     parse_fair,
     parse_resume,
+    parse_screen,
 )
 
 log = logging.getLogger(__name__)
@@ -45,12 +48,18 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 BOARD_SOCKET = "/ws/board"
 HOST_SOCKET = "/ws/host"
+BOARD_PAGES = ("/", "/board")
 # A screen only ever sends acks and a host page one auth message: a few hundred bytes.
 DEFAULT_MAX_FRAME_BYTES = 4096
 # The kernel would otherwise grow a socket's send buffer to megabytes, hiding a screen
 # that stopped reading for minutes; bounded, the backlog shows in the write buffer the
 # fanout watches. Ample for a few board changes a second, even over a slow link.
 DEFAULT_SOCKET_SEND_BUFFER = 64 * 1024
+# A board's ?rotate=: how long each view (board, fair summary, campaign) stays up. Under
+# 10 s nobody reads a view; over 10 min the other views are as good as never shown.
+ROTATE_PARAMETER = "rotate"
+ROTATE_MIN_S, ROTATE_MAX_S = 10, 600
+_ROTATE = re.compile(r"(\d{1,4})(s|m)")
 # Encoded API bodies kept: the default board, a few fairs' boards, the fairs list and
 # the campaign of the current tick.
 _BODIES_KEPT = 8
@@ -63,7 +72,18 @@ _STATIC = {
     "shared.js": "text/javascript; charset=utf-8",
     "board.js": "text/javascript; charset=utf-8",
     "host.js": "text/javascript; charset=utf-8",
+    "fonts.css": "text/css; charset=utf-8",
+    "controls.js": "text/javascript; charset=utf-8",
+    "controls.css": "text/css; charset=utf-8",
+    "rotate.js": "text/javascript; charset=utf-8",
+    "rotate.css": "text/css; charset=utf-8",
+    "overlay.html": "text/html; charset=utf-8",
+    "overlay.css": "text/css; charset=utf-8",
 }
+# The typeface files shipped under static/fonts/, each served as itself.
+_STATIC.update({f"fonts/{font.name}": "font/woff2"
+                for font in resources.files("web").joinpath("static", "fonts").iterdir()
+                if font.name.endswith(".woff2")})
 
 
 def _socket_logger() -> logging.Logger:
@@ -151,6 +171,7 @@ class WebApp:
             "/": self._page("board.html"),
             "/board": self._page("board.html"),
             "/host": self._page("host.html"),
+            "/host/overlay": self._page("overlay.html"),
             "/api/board": self._api_board,
             "/api/fairs": self._api_fairs,
             "/api/campaign": self._api_campaign,
@@ -172,9 +193,14 @@ class WebApp:
                 parse_resume(target.query)
             if path in (BOARD_SOCKET, "/api/board"):
                 parse_fair(target.query)
+            if path == BOARD_SOCKET or path in BOARD_PAGES:
+                parse_screen(target.query, self.settings.screen_names)
+            if path in BOARD_PAGES:
+                parse_rotate(target.query)
         except BadRequest as exc:
             log.debug("refused %s: %s", path, exc)
-            refused = json_response(400, exc.body)
+            refused = (_refusal_page(str(exc)) if path in BOARD_PAGES
+                       else json_response(400, exc.body))
             metrics.HTTP_REQUESTS.labels(self._route_label(path), "400").inc()
             return refused
         if path in (BOARD_SOCKET, HOST_SOCKET):
@@ -238,7 +264,8 @@ class WebApp:
             # process_request already refused a query that does not parse.
             await self.hub.serve(connection, resume=parse_resume(target.query),
                                  address=client_key(connection.remote_address),
-                                 fair_id=parse_fair(target.query))
+                                 fair_id=parse_fair(target.query),
+                                 screen=parse_screen(target.query, self.settings.screen_names))
 
     def open_connections(self, page: Page) -> int:
         """Sockets of ``page`` admitted and not yet closed."""
@@ -309,7 +336,8 @@ class WebApp:
         """Run the server and the hubs' loops until the context exits."""
         await self.hub.load()
         tasks = [asyncio.create_task(self.hub.listen()), asyncio.create_task(self.hub.run()),
-                 asyncio.create_task(self.hosts.run())]
+                 asyncio.create_task(self.hosts.run()),
+                 asyncio.create_task(self.hub.record_screens())]
         server: Server = await serve(self.handler, self.settings.web_host, self.settings.web_port,
                                      process_request=self.process_request,
                                      max_size=self.max_frame_bytes, logger=_socket_logger(),
@@ -328,6 +356,38 @@ class WebApp:
                     task.cancel()
                 _, pending = await asyncio.wait(pending, timeout=1)
             await self.redis.aclose()
+
+
+def parse_rotate(query: str) -> int | None:
+    """``rotate`` from a board page's query string, in seconds (None: no rotation).
+
+    ``BadRequest`` naming the value unless it is whole seconds or minutes (``30s``,
+    ``2m``) from ``ROTATE_MIN_S`` to ``ROTATE_MAX_S``; web/static/rotate.js reads it
+    the same way.
+    """
+    values = parse_qs(query, keep_blank_values=True).get(ROTATE_PARAMETER)
+    if values is None:
+        return None
+    if len(values) > 1:
+        raise BadRequest(f"query parameter {ROTATE_PARAMETER} given {len(values)} times",
+                         {"error": "duplicate_parameter", "parameter": ROTATE_PARAMETER})
+    match = _ROTATE.fullmatch(values[0])
+    seconds = int(match[1]) * (60 if match[2] == "m" else 1) if match else 0
+    if not ROTATE_MIN_S <= seconds <= ROTATE_MAX_S:
+        raise BadRequest(f"query parameter rotate={values[0][:40]!r}: not a duration from "
+                         f"{ROTATE_MIN_S}s to {ROTATE_MAX_S // 60}m (e.g. 30s or 2m)",
+                         {"error": "bad_rotate", "parameter": ROTATE_PARAMETER})
+    return seconds
+
+
+def _refusal_page(reason: str) -> Response:
+    """A board page refused with 400: the screen itself shows why, for whoever set it up."""
+    text = html.escape(reason)
+    body = (f'<!doctype html><html lang="en"><meta charset="utf-8"><title>OCOP: refused'
+            f'</title><body style="background:#111;color:#eee;font:2rem sans-serif;'
+            f'padding:2rem"><h1>This board address is refused</h1><p id="refusal">{text}'
+            f'</p></body></html>').encode()
+    return response(400, body, "text/html; charset=utf-8")
 
 
 async def run_web(settings: Settings) -> None:

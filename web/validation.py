@@ -108,3 +108,23 @@ def parse_fair(query: str) -> str | None:
         raise BadRequest(f"query parameter fair={value[:_QUOTED]!r}: not a fair id",
                          {"error": "bad_fair", "parameter": FAIR_PARAMETER,
                           "fair": value[:_QUOTED]}) from None
+
+
+SCREEN_PARAMETER = "screen"
+
+
+def parse_screen(query: str, names: tuple[str, ...]) -> str | None:
+    """``screen`` from a board's query string (None: an unnamed screen).
+
+    ``BadRequest`` naming the value and the configured names (``OCOP_SCREENS``) when it
+    is not one of ``names``: each name is a metric label, so only configured ones count.
+    """
+    value = _single(parse_qs(query, keep_blank_values=True), SCREEN_PARAMETER)
+    if value is None:
+        return None
+    if value not in names:
+        raise BadRequest(f"query parameter screen={value[:_QUOTED]!r}: not a configured "
+                         f"screen (OCOP_SCREENS: {', '.join(names) or 'none'})",
+                         {"error": "unknown_screen", "parameter": SCREEN_PARAMETER,
+                          "screen": value[:_QUOTED], "screens": list(names)})
+    return value

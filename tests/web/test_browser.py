@@ -198,7 +198,7 @@ async def test_board_shows_the_fairs_schedule_and_the_campaign_strip(
         assert await headline.evaluate("c => formatCampaign(c, 'vi')", figures) == \
             "812 phiên · 14 tỉnh · 301 triệu lượt xem · 100,4 tỷ ₫"
         assert await headline.evaluate("c => formatCampaign(c, 'en')", figures) == \
-            "812 sessions · 14 provinces · 301M views · 100.4B ₫"
+            "812 sessions · 14 provinces · 301M views · ₫100.4B"
         assert await headline.evaluate(
             "[formatHeadline(999_960_000, 'vi'), formatHeadline(12_345, 'vi'),"
             " formatHeadline(1_250_000, 'vi')]") == ["1 tỷ", "12.345", "1,3 triệu"]

@@ -1,7 +1,8 @@
 "use strict";
 
 /*
- * Venue board for the OCOP livestream fair: a 1920×1080 kiosk nobody touches.
+ * Venue board for the OCOP livestream fair: a kiosk nobody touches, 1920×1080 or a
+ * portrait panel.
  * Formatting, the chart and reconnect timing come from shared.js, loaded first.
  */
 
@@ -47,11 +48,11 @@ const BOARD_STRINGS = {
     delay: (age) => `trễ ${age}`,
     stale: (time) => (time ? `MẤT KẾT NỐI – dữ liệu lúc ${time}` : "MẤT KẾT NỐI – chưa có dữ liệu"),
     banner: {
-      gmv_vnd: (v) => `Doanh thu hội chợ vượt mốc ${formatVnd(v)}`,
-      orders: (v) => `Hội chợ vượt mốc ${formatCount(v)} đơn hàng`,
-      views: (v) => `Hội chợ vượt mốc ${formatCount(v)} lượt xem`,
+      gmv_vnd: (v) => `Doanh thu hội chợ vượt mốc ${formatVnd(v, "vi")}`,
+      orders: (v) => `Hội chợ vượt mốc ${formatCount(v, "vi")} đơn hàng`,
+      views: (v) => `Hội chợ vượt mốc ${formatCount(v, "vi")} lượt xem`,
       lead: (name) => `${name} vượt lên dẫn đầu doanh thu`,
-      session: (name, v) => `${name} vượt mốc ${formatVnd(v)}`,
+      session: (name, v) => `${name} vượt mốc ${formatVnd(v, "vi")}`,
     },
   },
   en: {
@@ -93,11 +94,11 @@ const BOARD_STRINGS = {
     delay: (age) => `delay ${age}`,
     stale: (time) => (time ? `STALE – data from ${time}` : "STALE – no data yet"),
     banner: {
-      gmv_vnd: (v) => `Fair revenue passes ${formatVnd(v)}`,
-      orders: (v) => `The fair passes ${formatCount(v)} orders`,
-      views: (v) => `The fair passes ${formatCount(v)} views`,
+      gmv_vnd: (v) => `Fair revenue passes ${formatVnd(v, "en")}`,
+      orders: (v) => `The fair passes ${formatCount(v, "en")} orders`,
+      views: (v) => `The fair passes ${formatCount(v, "en")} views`,
       lead: (name) => `${name} takes the lead in revenue`,
-      session: (name, v) => `${name} passes ${formatVnd(v)}`,
+      session: (name, v) => `${name} passes ${formatVnd(v, "en")}`,
     },
   },
 };
@@ -191,8 +192,8 @@ const LISTS = {
       moveColumn,
       { cls: "name", head: "colShop", value: sessionLabel },
       { cls: "province", head: "colProvince", value: (s) => s.province || DASH },
-      { cls: "money", head: "colGmv", value: (s) => formatVnd(s.gmv_vnd) },
-      { cls: "count", head: "colViewersNow", value: (s) => formatCount(s.viewers_now) },
+      { cls: "money", head: "colGmv", value: (s) => formatVnd(s.gmv_vnd, boardState.lang) },
+      { cls: "count", head: "colViewersNow", value: (s) => formatCount(s.viewers_now, boardState.lang) },
     ],
   },
   top_sessions_viewers: {
@@ -204,7 +205,7 @@ const LISTS = {
       rankColumn,
       moveColumn,
       { cls: "name", head: "colSession", value: (s) => sessionLabel(s).main },
-      { cls: "count", head: "colViewersNow", value: (s) => formatCount(s.viewers_now) },
+      { cls: "count", head: "colViewersNow", value: (s) => formatCount(s.viewers_now, boardState.lang) },
     ],
   },
   top_products: {
@@ -216,7 +217,7 @@ const LISTS = {
       moveColumn,
       { cls: "name", head: "colProduct", value: (p) => p.name || p.product_id },
       { cls: "stars", head: null, value: (p) => stars(p.stars) },
-      { cls: "count", head: "colUnits", value: (p) => formatCount(p.units) },
+      { cls: "count", head: "colUnits", value: (p) => formatCount(p.units, boardState.lang) },
     ],
   },
   top_provinces: {
@@ -228,7 +229,7 @@ const LISTS = {
       rankColumn,
       moveColumn,
       { cls: "name", head: "colProvince", value: (p) => p.province || DASH },
-      { cls: "money", head: "colGmv", value: (p) => formatVnd(p.gmv_vnd) },
+      { cls: "money", head: "colGmv", value: (p) => formatVnd(p.gmv_vnd, boardState.lang) },
     ],
   },
 };
@@ -249,6 +250,7 @@ function makeRow(spec, empty) {
 
 function buildList(spec, t) {
   spec.root = document.getElementById(spec.el);
+  spec.root.style.setProperty("--rows", String(spec.rows));
   spec.head = document.createElement("div");
   spec.head.className = "row row--head";
   for (const col of spec.columns) spec.head.append(makeCell(col.cls, col.head ? t[col.head] : ""));
@@ -258,12 +260,21 @@ function buildList(spec, t) {
   spec.root.replaceChildren(spec.head, ...spec.fillers);
 }
 
+// Whether the cell's text changed.
 function setCell(cell, value) {
-  if (typeof value === "string") {
-    cell.textContent = value;
-    return;
-  }
-  cell.replaceChildren(makeCell("main", value.main), makeCell("sub", value.sub));
+  const text = typeof value === "string" ? value : `${value.main}\n${value.sub}`;
+  if (cell.dataset.text === text) return false;
+  cell.dataset.text = text;
+  if (typeof value === "string") cell.textContent = value;
+  else cell.replaceChildren(makeCell("main", value.main), makeCell("sub", value.sub));
+  return true;
+}
+
+// Each column (of ``columns``, default all) set at one size down the list, the size its
+// longest text needs.
+function fitColumns(spec, columns = spec.columns.map((_, c) => c)) {
+  const rows = [...spec.byKey.values()];
+  for (const c of columns) fitTogether(rows.map((row) => row.children[c]));
 }
 
 function markMove(row, direction) {
@@ -283,6 +294,7 @@ function fillList(spec, items) {
   const before = new Map();
   for (const [key, row] of spec.byKey) before.set(key, row.getBoundingClientRect().top);
   const ranks = new Map();
+  const changed = new Set();
   const rows = list.map((item, i) => {
     const key = String(spec.key(item));
     ranks.set(key, i);
@@ -292,7 +304,9 @@ function fillList(spec, items) {
       row.dataset.key = key;
       spec.byKey.set(key, row);
     }
-    spec.columns.forEach((col, c) => setCell(row.children[c], col.value(item, i)));
+    spec.columns.forEach((col, c) => {
+      if (setCell(row.children[c], col.value(item, i))) changed.add(c);
+    });
     // The bar behind a row shows its size relative to the leader.
     const share = spec.share ? Math.max(0, Math.min(1, spec.share(item) / top)) : 0;
     row.style.setProperty("--share", `${(share * 100).toFixed(1)}%`);
@@ -305,6 +319,7 @@ function fillList(spec, items) {
     }
   }
   spec.root.replaceChildren(spec.head, ...rows, ...spec.fillers.slice(0, spec.rows - rows.length));
+  fitColumns(spec, [...changed]);
   const previous = spec.ranks;
   rows.forEach((row, i) => {
     const key = row.dataset.key;
@@ -316,23 +331,34 @@ function fillList(spec, items) {
     }
     const oldTop = before.get(key);
     if (oldTop === undefined) {
-      if (previous && previous.size) row.animate([{ opacity: 0 }, { opacity: 1 }], { duration: MOVE_MS });
+      if (previous && previous.size) row.animate(ARRIVE, { duration: MOVE_MS });
       return;
     }
     const dy = oldTop - row.getBoundingClientRect().top;
-    if (Math.abs(dy) > 0.5) {
-      row.animate([{ transform: `translateY(${dy}px)` }, { transform: "none" }], {
-        duration: MOVE_MS,
-        easing: "cubic-bezier(0.2, 0.8, 0.2, 1)",
-      });
-    }
+    if (Math.abs(dy) > 0.5) row.animate(moveFrames(dy), { duration: MOVE_MS });
   });
   spec.ranks = ranks;
 }
 
+// A moved row fades out where it was and in where it lands, never drawn in between,
+// so at any instant every row on screen is at its old rank or its new one and no two
+// rows' text overlap. A new row appears with the others' landing.
+const ARRIVE = [{ opacity: 0 }, { opacity: 0, offset: 0.5 }, { opacity: 1 }];
+
+function moveFrames(dy) {
+  const lift = `translateY(${dy}px)`;
+  return [
+    { transform: lift, opacity: 1 },
+    { transform: lift, opacity: 0, offset: 0.45, easing: "steps(1, end)" },
+    { transform: "none", opacity: 0, offset: 0.5 },
+    { transform: "none", opacity: 1 },
+  ];
+}
+
 /* Rendering: one renderer per top-level board key, so a change re-renders only what it carries. */
 
-// Shrinks a big number until it fits its tile; a kiosk has nobody to notice a clipped digit.
+// Shrinks a one-line text (a big number, a title) until it fits its box; a kiosk has
+// nobody to notice a clipped digit.
 function fitText(el) {
   el.style.fontSize = "";
   const overflow = el.scrollWidth / el.clientWidth;
@@ -340,6 +366,48 @@ function fitText(el) {
     const base = parseFloat(getComputedStyle(el).fontSize);
     el.style.fontSize = `${Math.floor(base / overflow)}px`;
   }
+}
+
+const FIT_STEP = 0.92;
+const FIT_TRIES = 16;
+
+function overflows(el) {
+  return el.scrollWidth > el.clientWidth || el.scrollHeight > el.clientHeight;
+}
+
+// Sets a text that may wrap (a name, a banner) smaller, step by step, until it fits its
+// box in both directions.
+function fitBox(el) {
+  el.style.fontSize = "";
+  if (!el.clientWidth || !overflows(el)) return;
+  let size = parseFloat(getComputedStyle(el).fontSize);
+  for (let i = 0; i < FIT_TRIES && overflows(el); i += 1) {
+    size *= FIT_STEP;
+    el.style.fontSize = `${size.toFixed(2)}px`;
+  }
+}
+
+// Fits each of ``els`` and then sets them all at the smallest size, so that a list
+// reads evenly rather than one long name standing out in small type.
+function fitTogether(els) {
+  if (!els.length) return;
+  // All written, then all read: one layout for the lot when nothing overflows.
+  for (const el of els) el.style.fontSize = "";
+  const over = els.filter((el) => el.clientWidth && overflows(el));
+  if (!over.length) return;
+  for (const el of over) fitBox(el);
+  const size = Math.min(...els.map((el) => parseFloat(getComputedStyle(el).fontSize)));
+  for (const el of els) el.style.fontSize = `${size}px`;
+}
+
+// Every box that fits its text, fitted again: after the typeface has loaded, or the
+// screen changed size.
+function refit() {
+  for (const el of document.querySelectorAll(".stat__value, .brand__title, .brand__place, .recent, .campaign__figures")) fitText(el);
+  for (const spec of Object.values(LISTS)) fitColumns(spec);
+  fitTogether([...document.querySelectorAll(".slot__name")]);
+  fitBox(document.getElementById("banner-text"));
+  renderChart();
 }
 
 // "Cần Giờ, TP.HCM · 25/11 08:00–21:00", and whether the fair is yet to come or over.
@@ -357,15 +425,21 @@ function fairPlace(fair, t) {
 function renderFair(fair) {
   const t = boardState.t;
   const title = (fair && fair.title) || t.defaultTitle;
-  document.getElementById("fair-title").textContent = title;
-  document.getElementById("fair-place").textContent = fairPlace(fair, t);
+  const titleEl = document.getElementById("fair-title");
+  const placeEl = document.getElementById("fair-place");
+  titleEl.textContent = title;
+  placeEl.textContent = fairPlace(fair, t);
+  fitText(titleEl);
+  fitText(placeEl);
   document.getElementById("stage").dataset.fairStatus = (fair && fair.status) || "";
   document.title = title;
 }
 
 function renderCampaign(campaign) {
   const el = document.getElementById("campaign");
-  document.getElementById("campaign-figures").textContent = formatCampaign(campaign, boardState.lang);
+  const figures = document.getElementById("campaign-figures");
+  figures.textContent = formatCampaign(campaign, boardState.lang);
+  fitText(figures);
   el.classList.toggle("is-set", Boolean(campaign));
 }
 
@@ -394,7 +468,7 @@ function renderSchedule(schedule) {
     ended: all.filter((s) => s.status === "ended").reverse(),
   };
   for (const [status, entries] of Object.entries(groups)) {
-    document.getElementById(`count-${status}`).textContent = formatCount(entries.length);
+    document.getElementById(`count-${status}`).textContent = formatCount(entries.length, boardState.lang);
     const fits = entries.length > SCHEDULE_ROWS ? SCHEDULE_ROWS - 1 : SCHEDULE_ROWS;
     const items = entries.slice(0, fits).map(slotItem);
     if (entries.length > fits) {
@@ -405,6 +479,7 @@ function renderSchedule(schedule) {
     }
     document.getElementById(`schedule-${status}`).replaceChildren(...items);
   }
+  fitTogether([...document.querySelectorAll(".slot__name")]);
 }
 
 function showNotice(text) {
@@ -424,20 +499,22 @@ const TOTALS = {
 function renderTotals(totals) {
   for (const [key, format] of Object.entries(TOTALS)) {
     const el = document.getElementById(`total-${key}`);
-    if (totals) countTo(el, totals[key], format);
+    if (totals) countTo(el, totals[key], (v) => format(v, boardState.lang));
     else el.textContent = DASH;
   }
 }
 
 function renderWindows(windows) {
   const recent = windows && windows["5m"];
-  document.getElementById("recent").textContent = recent
-    ? boardState.t.recent(formatVnd(recent.gmv_vnd), formatCount(recent.views))
+  const el = document.getElementById("recent");
+  el.textContent = recent
+    ? boardState.t.recent(formatVnd(recent.gmv_vnd, boardState.lang), formatCount(recent.views, boardState.lang))
     : "";
+  fitText(el);
 }
 
 function renderChart() {
-  drawSeriesChart(document.getElementById("chart"), boardState.data.series);
+  drawSeriesChart(document.getElementById("chart"), boardState.data.series, boardState.lang);
 }
 
 const RENDERERS = {
@@ -498,9 +575,11 @@ function showNextBanner() {
     boardState.bannerTimer = null;
     return;
   }
-  document.getElementById("banner-text").textContent = next.text;
+  const text = document.getElementById("banner-text");
+  text.textContent = next.text;
   el.dataset.kind = next.kind;
   el.classList.add("is-shown");
+  fitBox(text);
   boardState.bannerTimer = setTimeout(showNextBanner, BANNER_MS);
 }
 
@@ -516,6 +595,7 @@ function boardSocketUrl() {
   const query = new URLSearchParams();
   const fair = pageFair();
   if (fair !== null) query.set("fair", fair);
+  if (new URLSearchParams(location.search).has("screen")) query.set("screen", new URLSearchParams(location.search).get("screen"));
   if (epoch && lastSeq !== null) {
     query.set("epoch", epoch);
     query.set("seq", String(lastSeq));
@@ -605,6 +685,7 @@ function onMessage(raw) {
   else if (msg.type === "change") applyChange(msg);
   else if (msg.type === "heartbeat") applyHeartbeat(msg);
   else if (msg.type === "reload") location.reload();
+  window.dispatchEvent(new CustomEvent("ocop:board", { detail: boardState.data }));
 }
 
 function noteDelay(serverTime, newestEventMs) {
@@ -681,6 +762,8 @@ function startBoard() {
   for (const spec of Object.values(LISTS)) buildList(spec, boardState.t);
   renderKeys(Object.keys(RENDERERS));
   new ResizeObserver(renderChart).observe(document.getElementById("chart"));
+  window.addEventListener("resize", refit);
+  document.fonts.addEventListener("loadingdone", refit);
   setInterval(watchdog, WATCHDOG_TICK_MS);
   setInterval(sendAck, ACK_MS);
   connect();

@@ -6,6 +6,8 @@
  * (#session=…&token=…), which browsers never send to a server; the page keeps them in
  * this tab's sessionStorage, wipes them from the address bar, and sends the token only
  * as the socket's first message. Formatting and the chart come from shared.js.
+ * The host overlay (/host/overlay, overlay.html) runs this same script, token rules and
+ * all, over the few figures it shows.
  */
 
 const HOST_STRINGS = {
@@ -96,8 +98,10 @@ const hostState = {
   denied: false,
 };
 
+// The overlay (overlay.html) holds only some of the page's figures; the others are skipped.
 function setText(id, text) {
-  document.getElementById(id).textContent = text;
+  const el = document.getElementById(id);
+  if (el) el.textContent = text;
 }
 
 function showNotice(text) {
@@ -155,29 +159,30 @@ function renderHeader(s) {
 function renderRank(s) {
   const t = hostState.t;
   setText("rank", s.rank_gmv ? `#${s.rank_gmv}` : DASH);
-  setText("rank-of", s.rank_gmv && s.sessions_ranked ? ` / ${formatCount(s.sessions_ranked)}` : "");
+  setText("rank-of", s.rank_gmv && s.sessions_ranked ? ` / ${formatCount(s.sessions_ranked, hostState.lang)}` : "");
   // The rank is among the sessions of this session's fair, not of the whole campaign.
   const fair = s.fair && (s.fair.title || s.fair.fair_id);
-  setText("rank-fair", fair ? t.rankIn(fair, formatCount(s.sessions_ranked)) : "");
+  setText("rank-fair", fair ? t.rankIn(fair, formatCount(s.sessions_ranked, hostState.lang)) : "");
   const gap = document.getElementById("gap");
+  if (!gap) return;
   const leading = s.rank_gmv === 1;
   gap.dataset.lead = String(leading);
   if (leading) gap.textContent = t.leading;
-  else if (s.rank_gmv && Number.isFinite(s.gap_to_next_vnd)) gap.textContent = t.gap(formatVnd(s.gap_to_next_vnd), s.rank_gmv - 1);
+  else if (s.rank_gmv && Number.isFinite(s.gap_to_next_vnd)) gap.textContent = t.gap(formatVnd(s.gap_to_next_vnd, hostState.lang), s.rank_gmv - 1);
   else gap.textContent = "";
 }
 
 function renderNumbers(s) {
   const t = hostState.t;
-  setText("gmv", formatVnd(s.gmv_vnd));
+  setText("gmv", formatVnd(s.gmv_vnd, hostState.lang));
   renderRank(s);
-  setText("viewers-now", formatCount(s.viewers_now));
-  setText("peak", formatCount(s.peak_viewers));
+  setText("viewers-now", formatCount(s.viewers_now, hostState.lang));
+  setText("peak", formatCount(s.peak_viewers, hostState.lang));
   setText("peak-at", s.peak_at ? t.peakAt(formatClock(s.peak_at).slice(0, 5)) : "");
-  setText("views", formatCount(s.views));
-  setText("unique-viewers", formatCount(s.unique_viewers));
-  setText("orders", formatCount(s.orders));
-  setText("units", formatCount(s.units));
+  setText("views", formatCount(s.views, hostState.lang));
+  setText("unique-viewers", formatCount(s.unique_viewers, hostState.lang));
+  setText("orders", formatCount(s.orders, hostState.lang));
+  setText("units", formatCount(s.units, hostState.lang));
   setText("conversion", s.conversion === null ? DASH : formatPercent(s.conversion, hostState.lang));
 }
 
@@ -193,10 +198,10 @@ function productRow(p) {
   nameCell.append(name, rating);
   const units = document.createElement("td");
   units.className = "num";
-  units.textContent = formatCount(p.units);
+  units.textContent = formatCount(p.units, hostState.lang);
   const gmv = document.createElement("td");
   gmv.className = "num";
-  gmv.textContent = formatVnd(p.gmv_vnd);
+  gmv.textContent = formatVnd(p.gmv_vnd, hostState.lang);
   row.append(nameCell, units, gmv);
   return row;
 }
@@ -214,16 +219,19 @@ function emptyProductsRow() {
 function renderProducts(products) {
   const list = Array.isArray(products) ? products : [];
   const rows = list.length ? list.map(productRow) : [emptyProductsRow()];
-  document.getElementById("products").replaceChildren(...rows);
+  const table = document.getElementById("products");
+  if (table) table.replaceChildren(...rows);
 }
 
 function renderChart() {
-  if (hostState.session) drawSeriesChart(document.getElementById("chart"), hostState.session.series);
+  const canvas = document.getElementById("chart");
+  if (hostState.session && canvas) drawSeriesChart(canvas, hostState.session.series, hostState.lang);
 }
 
 function renderStatus() {
   const { t, serverTime, problem } = hostState;
   const status = document.getElementById("status");
+  if (!status) return;
   status.dataset.state = problem ? "offline" : "live";
   const time = formatClock(serverTime);
   status.textContent = problem ? t.staleSince(t[problem], time) : t.updated(time);
@@ -332,7 +340,8 @@ function startHost() {
     return;
   }
   showNotice(hostState.t.loading);
-  new ResizeObserver(renderChart).observe(document.getElementById("chart"));
+  const chart = document.getElementById("chart");
+  if (chart) new ResizeObserver(renderChart).observe(chart);
   setInterval(watchdog, WATCHDOG_TICK_MS);
   connect();
 }

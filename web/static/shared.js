@@ -1,8 +1,8 @@
 "use strict";
 
 /*
- * Helpers of both pages (venue board and host page): Vietnamese number, money and
- * time formatting (the campaign's headline through Intl.NumberFormat), the per-minute
+ * Helpers of both pages (venue board and host page): number and money formatting in
+ * each language's own way (Intl.NumberFormat), times in Asia/Ho_Chi_Minh, the per-minute
  * chart, and reconnect timing. Each page loads this file before its own script.
  */
 
@@ -24,34 +24,48 @@ function applyStaticStrings(t) {
   }
 }
 
-// Vietnamese grouping: dots between thousands.
-function groupThousands(digits) {
-  return digits.replace(/\B(?=(\d{3})+(?!\d))/g, ".");
+const NUMBER_FORMATS = new Map();
+
+function numberFormat(locale, options) {
+  const key = `${locale} ${JSON.stringify(options)}`;
+  if (!NUMBER_FORMATS.has(key)) NUMBER_FORMATS.set(key, new Intl.NumberFormat(locale, options));
+  return NUMBER_FORMATS.get(key);
 }
 
-function formatCount(n) {
+function locale(lang) {
+  return lang === "en" ? "en" : "vi-VN";
+}
+
+// A count the way the language writes it: 12.345 (vi) / 12,345 (en).
+function formatCount(n, lang) {
   if (!Number.isFinite(n)) return DASH;
-  const sign = n < 0 ? "-" : "";
-  return sign + groupThousands(String(Math.round(Math.abs(n))));
+  return numberFormat(locale(lang), { maximumFractionDigits: 0 }).format(n);
 }
 
-// About three significant digits, decimal comma, trailing zeros dropped: 1,25 / 12,5 / 850.
+// About three significant digits, trailing zeros dropped: 1,25 / 12,5 / 850 / 1.250.
+// Rounded by toFixed first, as the reports round (9,995 → 9,99: the double is just below).
 function formatScaled(x) {
-  const digits = x < 10 ? 2 : x < 100 ? 1 : 0;
-  const [whole, frac = ""] = x.toFixed(digits).split(".");
-  const kept = frac.replace(/0+$/, "");
-  return groupThousands(whole) + (kept ? "," + kept : "");
+  const digits = Math.abs(x) < 10 ? 2 : Math.abs(x) < 100 ? 1 : 0;
+  return numberFormat("vi-VN", { maximumFractionDigits: digits }).format(Number(x.toFixed(digits)));
 }
 
-// 1,25 tỷ ₫ · 850 triệu ₫ · 12.500 ₫
-function formatVnd(n) {
+// An amount the way the language writes it: 1,25 tỷ ₫ · 850 triệu ₫ · 12.500 ₫ (vi);
+// ₫1.25B · ₫850M · ₫12,500 (en).
+function formatVnd(n, lang) {
   if (!Number.isFinite(n)) return DASH;
-  const sign = n < 0 ? "-" : "";
-  const v = Math.round(Math.abs(n));
+  // Halves round away from zero, as Intl.NumberFormat rounds the digits it keeps.
+  const v = Math.sign(n) * Math.round(Math.abs(n));
+  if (lang === "en") {
+    const compact = Math.abs(v) >= 999_500;
+    return numberFormat("en", {
+      style: "currency", currency: "VND", currencyDisplay: "narrowSymbol",
+      ...(compact ? { notation: "compact", maximumSignificantDigits: 3 } : {}),
+    }).format(v);
+  }
   // 999,5 triệu would round to "1.000 triệu", so it already reads as tỷ.
-  if (v >= 999_500_000) return `${sign}${formatScaled(v / 1e9)} tỷ ₫`;
-  if (v >= 1_000_000) return `${sign}${formatScaled(v / 1e6)} triệu ₫`;
-  return `${sign}${groupThousands(String(v))} ₫`;
+  if (Math.abs(v) >= 999_500_000) return `${formatScaled(v / 1e9)} tỷ ₫`;
+  if (Math.abs(v) >= 1_000_000) return `${formatScaled(v / 1e6)} triệu ₫`;
+  return `${formatCount(v, lang)} ₫`;
 }
 
 // HH:MM:SS in Asia/Ho_Chi_Minh.
@@ -74,20 +88,6 @@ function formatDay(text) {
   return `${iso.slice(8, 10)}/${iso.slice(5, 7)}`;
 }
 
-const NUMBER_FORMATS = new Map();
-
-function numberFormat(locale, options) {
-  const key = `${locale} ${JSON.stringify(options)}`;
-  if (!NUMBER_FORMATS.has(key)) NUMBER_FORMATS.set(key, new Intl.NumberFormat(locale, options));
-  return NUMBER_FORMATS.get(key);
-}
-
-// A whole count the way the language writes it: 1.234 (vi) / 1,234 (en).
-function formatWhole(n, lang) {
-  if (!Number.isFinite(n)) return DASH;
-  return numberFormat(lang === "en" ? "en" : "vi-VN", { maximumFractionDigits: 0 }).format(n);
-}
-
 // A headline figure, one decimal at most: 100,4 tỷ · 301 triệu · 812 (vi); 100.4B (en).
 function formatHeadline(n, lang) {
   if (!Number.isFinite(n)) return DASH;
@@ -99,21 +99,24 @@ function formatHeadline(n, lang) {
   // 999,96 triệu would round to "1.000 triệu", so it already reads as tỷ.
   if (v >= 999_950_000) return `${one.format(n / 1e9)} tỷ`;
   if (v >= 999_950) return `${one.format(n / 1e6)} triệu`;
-  return formatWhole(n, lang);
+  return formatCount(n, lang);
 }
 
 // The campaign's headline, as the organisers quote it:
-// "812 phiên · 14 tỉnh · 301 triệu lượt xem · 100,4 tỷ ₫".
+// "812 phiên · 14 tỉnh · 301 triệu lượt xem · 100,4 tỷ ₫" / "… 301M views · ₫100.4B".
 function formatCampaign(c, lang) {
   if (!c) return "";
   const views = formatHeadline(c.views, lang);
-  const gmv = formatHeadline(c.gmv_vnd, lang);
   if (lang === "en") {
-    return `${formatWhole(c.sessions, lang)} sessions · ${formatWhole(c.provinces, lang)} provinces`
-      + ` · ${views} views · ${gmv} ₫`;
+    const gmv = numberFormat("en", {
+      style: "currency", currency: "VND", currencyDisplay: "narrowSymbol",
+      notation: "compact", maximumFractionDigits: 1,
+    }).format(c.gmv_vnd);
+    return `${formatCount(c.sessions, lang)} sessions · ${formatCount(c.provinces, lang)} provinces`
+      + ` · ${views} views · ${gmv}`;
   }
-  return `${formatWhole(c.sessions, lang)} phiên · ${formatWhole(c.provinces, lang)} tỉnh`
-    + ` · ${views} lượt xem · ${gmv} ₫`;
+  return `${formatCount(c.sessions, lang)} phiên · ${formatCount(c.provinces, lang)} tỉnh`
+    + ` · ${views} lượt xem · ${formatHeadline(c.gmv_vnd, lang)} ₫`;
 }
 
 // OCOP ratings run from 1 to 5 stars.
@@ -150,7 +153,7 @@ function chartColors(canvas) {
 
 // Per-minute GMV as bars and views as a line, each scaled to its own maximum;
 // the maxima are printed in the top corners in the series' own colour.
-function drawSeriesChart(canvas, series) {
+function drawSeriesChart(canvas, series, lang) {
   const width = canvas.clientWidth;
   const height = canvas.clientHeight;
   if (!width || !height) return;
@@ -168,11 +171,15 @@ function drawSeriesChart(canvas, series) {
   const maxGmv = Math.max(0, ...buckets.map((p) => (p ? p.gmv_vnd : 0)));
   const maxViews = Math.max(0, ...buckets.map((p) => (p ? p.views : 0)));
 
-  ctx.font = `600 ${fontPx}px system-ui, "Segoe UI", Roboto, "Noto Sans", Arial, sans-serif`;
+  ctx.font = `600 ${fontPx}px ${getComputedStyle(canvas).fontFamily}`;
   drawGrid(ctx, plot, colors.grid);
   drawGmvBars(ctx, plot, buckets, maxGmv, colors.gmv);
   drawViewsLine(ctx, plot, buckets, maxViews, colors.views);
-  drawChartLabels(ctx, plot, { endMinute, maxGmv, maxViews, colors, height });
+  // Kept on the canvas so the layout tests can check that no two labels touch.
+  canvas.labelBoxes = drawChartLabels(ctx, plot, {
+    endMinute, colors, height,
+    gmvText: formatVnd(maxGmv, lang), viewsText: formatCount(maxViews, lang),
+  });
 }
 
 function drawGrid(ctx, plot, color) {
@@ -222,24 +229,43 @@ function drawViewsLine(ctx, plot, buckets, maxViews, color) {
   ctx.stroke();
 }
 
-function drawChartLabels(ctx, plot, { endMinute, maxGmv, maxViews, colors, height }) {
-  if (endMinute === null) return;
-  ctx.textBaseline = "top";
-  ctx.textAlign = "left";
-  ctx.fillStyle = colors.gmv;
-  ctx.fillText(formatVnd(maxGmv), plot.left, 0);
-  ctx.textAlign = "right";
-  ctx.fillStyle = colors.views;
-  ctx.fillText(formatCount(maxViews), plot.right, 0);
+// Minutes between time labels, tried from the densest; the first whose labels keep a
+// gap of one label's width wins, measured in the chart's own font.
+const LABEL_STEPS = [5, 10, 15, 20, 30, 60];
 
-  ctx.fillStyle = colors.text;
-  ctx.textBaseline = "bottom";
-  for (const slot of [0, 15, 30, 45, CHART_MINUTES - 1]) {
-    const minute = endMinute - (CHART_MINUTES - 1 - slot) * MINUTE_MS;
-    ctx.textAlign = slot === 0 ? "left" : slot === CHART_MINUTES - 1 ? "right" : "center";
-    const x = slot === 0 ? plot.left : slot === CHART_MINUTES - 1 ? plot.right : slotX(plot, slot);
-    ctx.fillText(formatClock(minute).slice(0, 5), x, height);
+function drawChartLabels(ctx, plot, { endMinute, colors, height, gmvText, viewsText }) {
+  if (endMinute === null) return [];
+  const boxes = [];
+  const place = (text, x, y, align, baseline, color) => {
+    const w = ctx.measureText(text).width;
+    const left = align === "left" ? x : align === "right" ? x - w : x - w / 2;
+    const m = ctx.measureText(text);
+    const h = m.actualBoundingBoxAscent + m.actualBoundingBoxDescent;
+    const box = { text, left, right: left + w, top: baseline === "top" ? y : y - h,
+                  bottom: baseline === "top" ? y + h : y };
+    // A label that would touch one already drawn is left out rather than overprinted.
+    const gap = ctx.measureText(" ").width;
+    if (boxes.some((b) => box.left - gap < b.right && b.left < box.right + gap
+        && box.top < b.bottom && b.top < box.bottom)) return;
+    ctx.textAlign = align;
+    ctx.textBaseline = baseline;
+    ctx.fillStyle = color;
+    ctx.fillText(text, x, y);
+    boxes.push(box);
+  };
+  place(gmvText, plot.left, 0, "left", "top", colors.gmv);
+  place(viewsText, plot.right, 0, "right", "top", colors.views);
+
+  const label = (slot) => formatClock(endMinute - (CHART_MINUTES - 1 - slot) * MINUTE_MS).slice(0, 5);
+  const labelWidth = ctx.measureText("00:00").width;
+  const step = (plot.right - plot.left) / CHART_MINUTES;
+  const every = LABEL_STEPS.find((m) => m * step >= 2 * labelWidth) || CHART_MINUTES;
+  place(label(0), plot.left, height, "left", "bottom", colors.text);
+  place(label(CHART_MINUTES - 1), plot.right, height, "right", "bottom", colors.text);
+  for (let slot = every; slot < CHART_MINUTES - 1; slot += every) {
+    place(label(slot), slotX(plot, slot), height, "center", "bottom", colors.text);
   }
+  return boxes;
 }
 
 // Decimal comma for Vietnamese, point for English: 0,8 giây / 0.8 s.
