@@ -14,13 +14,15 @@ COPY counting counting
 COPY streams streams
 COPY consumers consumers
 COPY web web
+COPY ingest ingest
 COPY reports reports
 COPY cli cli
 # The development tools give the image `ocop-live simulate` for a rehearsal fair; the
 # product packages above never import them.
 COPY devtools devtools
 RUN pip install --no-cache-dir .
-# Worker /metrics and /healthz (OCOP_WORKER_METRICS_PORT), web server (OCOP_WEB_PORT).
-EXPOSE 6066 8080
+# Worker /metrics and /healthz (OCOP_WORKER_METRICS_PORT), web server (OCOP_WEB_PORT),
+# ingest gateway (OCOP_INGEST_PORT).
+EXPOSE 6066 8080 8090
 USER nobody
 ENTRYPOINT ["ocop-live"]

@@ -11,8 +11,11 @@ import click
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from cli.board import board
+from cli.connect import connect
 from cli.deadletters import dlq
 from cli.environment import command_settings, configure_logging
+from cli.ingest import ingest
 from cli.report import report
 from cli.screens import screens
 from common.catalog import SAMPLE_CATALOG
@@ -33,8 +36,11 @@ def main() -> None:
 
 
 main.add_command(screens)
+main.add_command(board)
 main.add_command(dlq)
 main.add_command(report)
+main.add_command(ingest)
+main.add_command(connect)
 
 
 @main.command()

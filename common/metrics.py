@@ -1,7 +1,8 @@
 """Every Prometheus metric of every process, declared in one place.
 
-Labels are few and bounded (topic, partition, reason, page, route, a live fair): never
-a session, viewer or order id. Hot paths call ``inc(n)``/``observe`` once per batch, not per event.
+Labels are few and bounded (topic, partition, reason, page, route, a live fair, a
+configured screen): never a session, viewer or order id. Hot paths call
+``inc(n)``/``observe`` once per batch, not per event.
 """
 
 from __future__ import annotations
@@ -121,6 +122,11 @@ FRESHNESS_SCREEN = Histogram(
 SCREENS_STALE = Gauge(
     "ocop_screens_stale",
     "Board screens whose last reported sequence number is older than the stale limit.",
+)
+SCREEN_LAST_SEEN = Gauge(
+    "ocop_screen_last_seen_seconds",
+    "Epoch seconds of a named venue screen's last contact with any web process "
+    "(OCOP_SCREENS bounds the names).", ["screen"],
 )
 BOARD_VIEWERS_NOW = Gauge(
     "ocop_board_viewers_now", "Viewers watching any session now, as the board shows it."

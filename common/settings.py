@@ -22,6 +22,11 @@ class Settings(BaseSettings):
 
     kafka_bootstrap: str = "127.0.0.1:9092"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # OCOP_REDIS_URL names one node of a Redis Cluster, and the cluster client learns the
+    # others from it (redis-py's RedisCluster.from_url takes the same redis:// URL as the
+    # single-server client, so the mode is said here, not in the URL; docs/design.md,
+    # "Cluster stack"). The processes switch to that client in issue #15's next step.
+    redis_cluster: bool = False
     key_prefix: str = Field(default="ocop", pattern=r"^[A-Za-z0-9_.:-]{1,40}$")
 
     views_topic: str = "ocop.views"
@@ -29,6 +34,11 @@ class Settings(BaseSettings):
     sessions_topic: str = "ocop.sessions"
     dlq_topic: str = "ocop.dlq"
     partitions: int = Field(default=6, ge=1, le=1024)
+    # The topics ocop-live creates get this many replicas, and min.insync.replicas when it
+    # is above 1: on three brokers 3 and 2, so a write acknowledged by every in-sync replica
+    # survives losing one broker. Topics that exist keep what they have.
+    replication_factor: int = Field(default=1, ge=1, le=32)
+    min_insync_replicas: int = Field(default=1, ge=1, le=32)
 
     app_id: str = "ocop-live"
     # A killed worker's partitions move once its group session expires: keep it short so
@@ -79,9 +89,29 @@ class Settings(BaseSettings):
     web_max_host_connections: int = Field(default=200, ge=1)
     web_max_connections_per_address: int = Field(default=50, ge=1)
     web_screen_stale_s: float = Field(default=15.0, gt=0)
+    # The venue screens' names (comma-separated), the only ones /board?screen=NAME takes:
+    # each becomes a metric label, so the list bounds them.
+    screens: str = Field(default="", max_length=2000,
+                         pattern=r"^ *([a-z0-9][a-z0-9-]{0,39} *(, *[a-z0-9][a-z0-9-]{0,39} *)*)?$")
+    # Revenue the fair aims at, shown as a progress bar with its pace; 0: no goal.
+    fair_goal_vnd: int = Field(default=0, ge=0)
     # "Live now" takes in a session that counted an event this recently, whatever its
     # schedule says (sessions start early and overrun).
     live_grace_s: int = Field(default=300, ge=0)
+
+    # The HTTP ingest gateway (`ocop-live ingest`) listens on OCOP_WEB_HOST:OCOP_INGEST_PORT.
+    ingest_port: int = Field(default=8090, ge=0, le=65535)
+    # Events a second one ingest key may post (token bucket; the bucket holds one second's
+    # worth, and at least one full 500-event request).
+    ingest_key_rate: float = Field(default=5000.0, gt=0)
+    # How long a request waits for Kafka to acknowledge its events before answering 503.
+    ingest_send_timeout_s: float = Field(default=10.0, gt=0)
+    # A TOML file of webhook sources (secret, mapping, amount endpoint, shop → session;
+    # README, "Webhooks"). Empty: no source, every POST /v1/webhooks/... answers 404.
+    webhook_sources: str = ""
+    # A signed webhook's timestamp may be this far from the gateway's clock; one seen
+    # again within twice this is a replay.
+    webhook_tolerance_s: int = Field(default=300, ge=1, le=86_400)
 
     token_secret: SecretStr = SecretStr("")
     # The secret before the last rotation: still accepted when checking a host token, never
@@ -89,6 +119,12 @@ class Settings(BaseSettings):
     token_secret_previous: SecretStr = SecretStr("")
     fair_title: str = "Chợ phiên OCOP"
     fair_place: str = "Cần Giờ, TP.HCM"
+
+    @property
+    def screen_names(self) -> tuple[str, ...]:
+        """``screens`` as names, in the configured order, each once."""
+        return tuple(dict.fromkeys(name.strip() for name in self.screens.split(",")
+                                   if name.strip()))
 
     @property
     def group_instance_id(self) -> str | None:

@@ -118,13 +118,40 @@ class Keys:
         """Hash fair id → fair JSON, in the catalog's slot."""
         return f"{self.prefix}:{{catalog}}:fairs"
 
+    def ingest_keys(self) -> str:
+        """Hash SHA-256 hex digest of an ingest key → its grant JSON (name, bound sessions
+        and shops); the key itself is never stored."""
+        return f"{self.prefix}:{{ingest}}:keys"
+
+    def ingest_key_names(self) -> str:
+        """Hash ingest key name → the digest it is stored under (for list and revoke)."""
+        return f"{self.prefix}:{{ingest}}:names"
+
+    def webhook_seen(self, source: str, notification_id: str) -> str:
+        """String, with an expiry: a webhook notification of ``source`` already produced
+        (every gateway process sees it, so a replay to another one is caught too)."""
+        return f"{self.prefix}:{{ingest}}:seen:{source}:{notification_id}"
+
     def changes(self) -> str:
         """Pub/sub channel: a shard number is published after each applied batch."""
         return f"{self.prefix}:changes"
 
     def screens(self) -> str:
-        """Pub/sub channel: staff commands for every web process's screens (``reload``)."""
+        """Pub/sub channel: staff commands for every web process's screens (``reload``,
+        ``controls``: a message or hidden sessions changed)."""
         return f"{self.prefix}:screens"
+
+    def screens_seen(self) -> str:
+        """Hash screen name → epoch ms of its last contact with any web process."""
+        return f"{self.prefix}:screens:seen"
+
+    def screens_message(self) -> str:
+        """String: the staff message every screen shows (JSON; expires with its TTL)."""
+        return f"{self.prefix}:screens:message"
+
+    def hidden_sessions(self) -> str:
+        """Set of session ids staff took off the leaderboards (still counted)."""
+        return f"{self.prefix}:board:hidden"
 
     def everything(self) -> str:
         """Glob pattern matching every key under this prefix (for a throwaway prefix)."""

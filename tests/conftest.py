@@ -46,7 +46,7 @@ def make_settings(stack: StackAddresses) -> Callable[..., Settings]:
 
     def make(**overrides: Any) -> Settings:
         tag = uuid.uuid4().hex[:10]
-        metrics_port, web_port = pick_free_ports(2)
+        metrics_port, web_port, ingest_port = pick_free_ports(3)
         values: dict[str, Any] = {
             "kafka_bootstrap": stack.kafka_bootstrap,
             "redis_url": stack.redis_url,
@@ -59,6 +59,7 @@ def make_settings(stack: StackAddresses) -> Callable[..., Settings]:
             "partitions": 3,
             "worker_metrics_port": metrics_port,
             "web_port": web_port,
+            "ingest_port": ingest_port,
             "token_secret": "test-secret-" + tag * 2,
         }
         values.update(overrides)

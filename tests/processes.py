@@ -31,7 +31,8 @@ def spawn(settings: Settings, role: str, log_dir: Path) -> tuple[subprocess.Pope
             env=settings_env(settings), stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    port = settings.worker_metrics_port if role == "worker" else settings.web_port
+    port = {"worker": settings.worker_metrics_port,
+            "ingest": settings.ingest_port}.get(role, settings.web_port)
     try:
         wait_http(f"http://127.0.0.1:{port}/healthz", proc, log_path)
     except AssertionError:

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-PACKAGES = ("common", "store", "counting", "streams", "consumers", "web", "reports", "cli",
-            "devtools", "bench")
+PACKAGES = ("common", "store", "counting", "streams", "consumers", "web", "ingest", "reports",
+            "cli", "devtools", "bench")
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 

@@ -28,11 +28,17 @@ STATE = {
     "alertmanager": "/alertmanager",
     "grafana": "/var/lib/grafana",
 }
-# The services any interface may reach: the board and Grafana (which asks for a login).
+# The services any interface may reach: the board, the ingest gateway (which asks for a
+# key) and Grafana (which asks for a login).
 # The rest publish on loopback only or not at all: Prometheus's lifecycle API
 # (--web.enable-lifecycle) can stop it and Alertmanager can silence every alert, and
 # neither asks for a login.
-PUBLIC = {"web", "grafana"}
+PUBLIC = {"web", "ingest", "grafana"}
+# The `cluster` profile: three KRaft nodes, six Redis Cluster nodes and the one-shot job
+# that joins them.
+CLUSTER_KAFKA = [f"kafka-{node}" for node in (1, 2, 3)]
+CLUSTER_REDIS = [f"redis-node-{node}" for node in range(1, 7)]
+ONE_SHOT = {"redis-cluster-create"}
 
 
 def _yaml(path: Path) -> Any:
@@ -81,12 +87,17 @@ def _port(url: str) -> int:
 
 
 def test_the_stack_has_every_service() -> None:
-    assert set(_services()) == {"kafka", "redis", "worker", "web", "prometheus",
-                                "alertmanager", "grafana"}
+    default = {name for name, service in _services().items() if "profiles" not in service}
+    assert default == {"kafka", "redis", "worker", "web", "ingest", "prometheus",
+                       "alertmanager", "grafana"}
+    cluster = {name for name, service in _services().items()
+               if service.get("profiles") == ["cluster"]}
+    assert cluster == {*CLUSTER_KAFKA, *CLUSTER_REDIS, *ONE_SHOT}
+    assert set(_services()) == default | cluster
     assert _services()["kafka"]["image"] == "apache/kafka:4.0.0"
 
 
-@pytest.mark.parametrize("name", sorted(_services()))
+@pytest.mark.parametrize("name", sorted(set(_services()) - ONE_SHOT))
 def test_every_service_is_complete(name: str) -> None:
     service = _services()[name]
     assert "image" in service or "build" in service
@@ -130,7 +141,8 @@ def test_every_mounted_file_exists() -> None:
 
 
 def test_app_services_run_cli_commands_on_their_ports() -> None:
-    for name, port_setting in (("worker", "OCOP_WORKER_METRICS_PORT"), ("web", "OCOP_WEB_PORT")):
+    for name, port_setting in (("worker", "OCOP_WORKER_METRICS_PORT"), ("web", "OCOP_WEB_PORT"),
+                               ("ingest", "OCOP_INGEST_PORT")):
         service = _services()[name]
         assert service["build"] == "."
         assert service["command"][0] in main.commands
@@ -194,8 +206,8 @@ def test_dockerfile_installs_the_package_with_the_readme_entry_point() -> None:
     assert program in scripts
     assert scripts[program] == "cli.main:main"
     assert f"`{program} worker`" in (REPO / "README.md").read_text(encoding="utf-8")
-    for package in ("common", "store", "counting", "streams", "consumers", "web", "reports",
-                    "cli", "devtools"):
+    for package in ("common", "store", "counting", "streams", "consumers", "web", "ingest",
+                    "reports", "cli", "devtools"):
         assert f"COPY {package} {package}" in lines
 
 
@@ -203,7 +215,8 @@ def test_prometheus_finds_every_worker_replica_by_dns() -> None:
     config = _yaml(PROMETHEUS_CONFIG)
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     for job, service, port_setting in (("ocop-worker", "worker", "OCOP_WORKER_METRICS_PORT"),
-                                       ("ocop-web", "web", "OCOP_WEB_PORT")):
+                                       ("ocop-web", "web", "OCOP_WEB_PORT"),
+                                       ("ocop-ingest", "ingest", "OCOP_INGEST_PORT")):
         (discovery,) = jobs[job]["dns_sd_configs"]
         assert discovery["names"] == [service]
         assert discovery["port"] == int(_env(service)[port_setting])
@@ -243,3 +256,47 @@ def test_alertmanager_routes_and_inhibitions_name_real_alerts() -> None:
 def test_redis_never_evicts_so_the_offset_fence_holds() -> None:
     command = _services()["redis"]["command"]
     assert command[command.index("--maxmemory-policy") + 1] == "noeviction"
+
+
+def test_the_cluster_kafka_is_one_quorum_of_three_replicating_nodes() -> None:
+    envs = [_env(name) for name in CLUSTER_KAFKA]
+    assert [env["KAFKA_NODE_ID"] for env in envs] == ["1", "2", "3"]
+    assert len({env["CLUSTER_ID"] for env in envs}) == 1
+    declared = _yaml(COMPOSE)["volumes"]
+    for name, env in zip(CLUSTER_KAFKA, envs, strict=True):
+        assert _services()[name]["image"] == _services()["kafka"]["image"]
+        assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
+        assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == ",".join(
+            f"{node}@{other}:9093" for node, other in enumerate(CLUSTER_KAFKA, start=1))
+        assert env["KAFKA_ADVERTISED_LISTENERS"] == f"PLAINTEXT://{name}:9092"
+        for setting, value in (("DEFAULT_REPLICATION_FACTOR", "3"), ("MIN_INSYNC_REPLICAS", "2"),
+                               ("OFFSETS_TOPIC_REPLICATION_FACTOR", "3"),
+                               ("TRANSACTION_STATE_LOG_REPLICATION_FACTOR", "3"),
+                               ("TRANSACTION_STATE_LOG_MIN_ISR", "2")):
+            assert env[f"KAFKA_{setting}"] == value, (name, setting)
+        assert dict((t, s) for s, t in _mounts(name))[env["KAFKA_LOG_DIRS"]] in declared
+    assert len({_mounts(name)[0][0] for name in CLUSTER_KAFKA}) == 3
+
+
+def test_the_cluster_redis_nodes_keep_the_single_servers_guarantees() -> None:
+    declared = _yaml(COMPOSE)["volumes"]
+    for name in CLUSTER_REDIS:
+        command = _services()[name]["command"]
+        for flag, value in (("--cluster-enabled", "yes"), ("--appendonly", "yes"),
+                            ("--maxmemory-policy", "noeviction")):
+            assert command[command.index(flag) + 1] == value, (name, flag)
+        assert dict((t, s) for s, t in _mounts(name))[STATE["redis"]] in declared
+    assert len({_mounts(name)[0][0] for name in CLUSTER_REDIS}) == 6
+
+
+def test_the_one_shot_job_joins_every_node_with_one_replica_each() -> None:
+    (job,) = [_services()[name] for name in ONE_SHOT]
+    assert job["restart"] == "no"
+    assert job["depends_on"] == {name: {"condition": "service_healthy"} for name in CLUSTER_REDIS}
+    script = " ".join(job["command"])
+    assert "--cluster create" in script
+    assert "--cluster-replicas 1 --cluster-yes" in script
+    # Masters first: redis-cli makes the first half of the list the masters.
+    assert script.index(" ".join(CLUSTER_REDIS)) > 0
+    # A second start finds the cluster formed and creates nothing.
+    assert script.startswith("redis-cli -h redis-node-1 cluster info | grep -q cluster_state:ok ||")

@@ -1,0 +1,73 @@
+"""A small HTTP client for the gateway tests, and ingest keys made with the real CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+from common.settings import Settings
+from tests.conftest import seconds, settings_env
+
+JSON = "application/json"
+NDJSON = "application/x-ndjson"
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One gateway response."""
+
+    status: int
+    headers: dict[str, str]
+    body: Any
+
+
+def post(settings: Settings, body: bytes, *, key: str | None,
+         content_type: str = JSON) -> Answer:
+    """POST ``body`` to /v1/events of the gateway ``settings`` point at."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{settings.ingest_port}/v1/events", data=body, method="POST",
+        headers={"Content-Type": content_type})
+    if key is not None:
+        request.add_header("Authorization", f"Bearer {key}")
+    try:
+        with urllib.request.urlopen(request, timeout=seconds(60)) as response:  # noqa: S310
+            return Answer(response.status, dict(response.headers), json.loads(response.read()))
+    except urllib.error.HTTPError as exc:
+        return Answer(exc.code, dict(exc.headers), json.loads(exc.read()))
+
+
+def post_webhook(settings: Settings, source: str, body: bytes,
+                 headers: dict[str, str]) -> Answer:
+    """POST ``body`` to /v1/webhooks/``source`` of the gateway with ``headers``."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{settings.ingest_port}/v1/webhooks/{source}", data=body,
+        method="POST", headers={"Content-Type": JSON, **headers})
+    try:
+        with urllib.request.urlopen(request, timeout=seconds(60)) as response:  # noqa: S310
+            return Answer(response.status, dict(response.headers), json.loads(response.read()))
+    except urllib.error.HTTPError as exc:
+        return Answer(exc.code, dict(exc.headers), json.loads(exc.read()))
+
+
+def events_body(events: list[dict[str, Any]]) -> bytes:
+    """A JSON array of ``events``."""
+    return json.dumps(events, ensure_ascii=False).encode()
+
+
+def cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    """``ocop-live ingest <args>`` in a subprocess, as an operator runs it."""
+    return subprocess.run([sys.executable, "-m", "cli", "ingest", *args],
+                          env=settings_env(settings), capture_output=True, text=True,
+                          timeout=seconds(60), check=False)
+
+
+def add_key(settings: Settings, name: str, *binding: str) -> str:
+    """A new key from ``ocop-live ingest keys add NAME [binding...]`` (its first line)."""
+    result = cli(settings, "keys", "add", name, *binding)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.splitlines()[0]
