@@ -25,7 +25,7 @@ from reports.formats import format_campaign, format_headline, format_vnd
 from reports.pdf import page_count
 from store.keys import Keys
 from tests.conftest import seconds, settings_env
-from tests.web.test_browser import _ensure_chromium
+from tests.web.chromium import ensure_chromium
 from tests.web.writes import now_ms
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
@@ -59,7 +59,7 @@ _OVERFLOW = """() => {
 
 @pytest.fixture(scope="module")
 async def browser() -> AsyncIterator[Browser]:
-    _ensure_chromium()
+    ensure_chromium()
     async with async_playwright() as playwright:
         chromium = await launch(playwright)
         yield chromium

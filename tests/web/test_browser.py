@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import time
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page
 from redis.asyncio import Redis
 
 from common.catalog import SAMPLE_CATALOG, Catalog, load_catalog
@@ -18,10 +14,8 @@ from common.settings import Settings
 from common.tokens import HostTokens
 from devtools.screenshots import (
     BOARD_VIEWPORT,
-    CHROMIUM,
     PHONE_VIEWPORT,
     SHOWN_FAIR,
-    launch,
     live_fair,
 )
 from tests.conftest import seconds
@@ -40,29 +34,6 @@ SMALL_VIEWPORT = {"width": 1280, "height": 720}
 # Now is late morning at the fair: LEADER's and CHASER's slots are (about) over, but
 # they count now, so they are live; others are over, others still to come.
 INTO_FAIR_MS = 220 * 60_000
-
-
-def _ensure_chromium() -> None:
-    if Path(CHROMIUM).exists():
-        return
-    command = ["apt-get", "install", "-y", "chromium"]
-    if os.geteuid() != 0:
-        pytest.fail(f"{CHROMIUM} is missing; install it with: sudo {' '.join(command)}")
-    apt = shutil.which("apt-get")
-    if apt is None:
-        pytest.fail(f"{CHROMIUM} is missing and there is no apt-get to install it")
-    subprocess.run([apt, "update"], check=True)
-    subprocess.run([apt, *command[1:]], check=True, env={**os.environ,
-                                                          "DEBIAN_FRONTEND": "noninteractive"})
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    _ensure_chromium()
-    async with async_playwright() as playwright:
-        chromium = await launch(playwright)
-        yield chromium
-        await chromium.close()
 
 
 @pytest.fixture

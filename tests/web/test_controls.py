@@ -8,24 +8,23 @@ import asyncio
 import json
 import time
 import urllib.request
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser
 from redis.asyncio import Redis
 
 from cli.main import main
 from common.catalog import SAMPLE_CATALOG, Catalog, load_catalog
 from common.settings import Settings
-from devtools.screenshots import BOARD_VIEWPORT, SHOWN_FAIR, launch, live_fair
+from devtools.screenshots import BOARD_VIEWPORT, SHOWN_FAIR, live_fair
 from devtools.stack.ports import pick_free_ports
 from store.keys import Keys
 from tests.conftest import seconds, settings_env
 from tests.processes import running, spawn, stop
-from tests.web.test_browser import _ensure_chromium
 from tests.web.test_payload import _board
 from tests.web.writes import ORDERS, VIEWS, count, join, now_ms, order, store_catalog
 from web.controls import decode_message, goal_progress
@@ -131,15 +130,6 @@ def _check_controls(board: dict[str, Any], shown: Catalog) -> None:
     # 40 % of the goal in the time since the start: the rest takes 1.5 times that again.
     elapsed = board["as_of"] - start
     assert goal["projected_finish_ms"] == pytest.approx(start + elapsed * 2.5, abs=2)
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    _ensure_chromium()
-    async with async_playwright() as playwright:
-        chromium = await launch(playwright)
-        yield chromium
-        await chromium.close()
 
 
 @pytest.mark.integration

@@ -10,19 +10,14 @@ answered by the test with one worst-case board, so every size sees the same fram
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page, WebSocketRoute, async_playwright
+from playwright.async_api import Browser, Page, WebSocketRoute
 
 from common.catalog import SAMPLE_CATALOG, SessionInfo, load_catalog
-from common.settings import Settings
-from devtools.screenshots import launch
 from tests.conftest import seconds
-from tests.web.test_browser import _ensure_chromium
 from tests.web.writes import now_ms
-from web.server import WebApp
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -110,24 +105,6 @@ class Feed:
         for ws in self.sockets:
             ws.send(json.dumps({"type": "change", "seq": self.seq, "changes": changes,
                                 "server_time": now_ms()}))
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    """Debian's Chromium, for the module."""
-    _ensure_chromium()
-    async with async_playwright() as playwright:
-        chromium = await launch(playwright)
-        yield chromium
-        await chromium.close()
-
-
-@pytest.fixture
-async def server(make_settings: Callable[..., Settings]) -> AsyncIterator[str]:
-    """A web process on its own key prefix; its base URL."""
-    settings = make_settings()
-    async with WebApp(settings=settings).serving():
-        yield f"http://127.0.0.1:{settings.web_port}"
 
 
 async def _board(browser: Browser, url: str, viewport: dict[str, int], feed: Feed) -> Page:

@@ -7,14 +7,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page
 from redis.asyncio import Redis
 
 from common.settings import Settings
 from common.tokens import HostTokens
-from devtools.screenshots import launch
 from tests.conftest import seconds
-from tests.web.test_browser import _ensure_chromium
 from tests.web.writes import ORDERS, VIEWS, count, join, now_ms, order
 from web.server import WebApp
 
@@ -22,16 +20,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
 OBS_CANVAS = {"width": 1920, "height": 1080}
 TRANSPARENT = "rgba(0, 0, 0, 0)"
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    """Debian's Chromium, for the module."""
-    _ensure_chromium()
-    async with async_playwright() as playwright:
-        chromium = await launch(playwright)
-        yield chromium
-        await chromium.close()
 
 
 @pytest.fixture

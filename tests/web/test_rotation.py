@@ -10,19 +10,14 @@ change without the test waiting for them.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page, Route, async_playwright
+from playwright.async_api import Browser, Page, Route
 
 from common.catalog import SAMPLE_CATALOG, load_catalog
-from common.settings import Settings
-from devtools.screenshots import launch
 from tests.conftest import seconds
-from tests.web.test_browser import _ensure_chromium
 from tests.web.test_layout import _CUT, LANGS, Feed, _worst_board
-from web.server import WebApp
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -45,24 +40,6 @@ def _worst_fairs() -> list[dict[str, Any]]:
              "totals": {"gmv_vnd": 987_654_321_987 - i, "views": 987_654_321 - i,
                         "orders": 98_765_432}}
             for i, f in enumerate(sorted(catalog.fairs, key=lambda f: -len(f.title)))]
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    """Debian's Chromium, for the module."""
-    _ensure_chromium()
-    async with async_playwright() as playwright:
-        chromium = await launch(playwright)
-        yield chromium
-        await chromium.close()
-
-
-@pytest.fixture
-async def server(make_settings: Callable[..., Settings]) -> AsyncIterator[str]:
-    """A web process on its own key prefix; its base URL."""
-    settings = make_settings()
-    async with WebApp(settings=settings).serving():
-        yield f"http://127.0.0.1:{settings.web_port}"
 
 
 async def _rotating(browser: Browser, url: str, viewport: dict[str, int], feed: Feed,
