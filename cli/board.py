@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import click
-import redis
 
 from cli.environment import command_settings
 from cli.screens import staff_redis, tell_screens
 from common.settings import Settings
+from store.client import SyncRedisClient
 from store.keys import Keys
 from web.hub import CONTROLS
 
@@ -17,7 +17,7 @@ def board() -> None:
     """The venue boards' leaderboards."""
 
 
-def _known(client: redis.Redis, keys: Keys, settings: Settings, session_id: str) -> bool:
+def _known(client: SyncRedisClient, keys: Keys, settings: Settings, session_id: str) -> bool:
     """Whether the catalog lists ``session_id`` or a shard has counted it."""
     if client.hexists(keys.catalog(), session_id):
         return True

@@ -7,11 +7,11 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import click
-from redis.asyncio import Redis
 
 from cli.environment import command_settings, configure_logging
 from common.eventloop import use_uvloop
 from ingest.keys import KeyNameTaken, KeyStore
+from store.client import redis_client
 from store.keys import Keys
 
 _T = TypeVar("_T")
@@ -39,7 +39,7 @@ def _with_store(use: Callable[[KeyStore], Awaitable[_T]]) -> _T:
     settings = command_settings()
 
     async def run() -> _T:
-        redis = Redis.from_url(settings.redis_url)
+        redis = redis_client(settings)
         try:
             return await use(KeyStore(redis, Keys(settings.key_prefix)))
         finally:

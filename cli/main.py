@@ -8,7 +8,6 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 import click
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from cli.board import board
@@ -23,6 +22,7 @@ from common.clock import wall_ms
 from common.eventloop import use_uvloop
 from common.settings import Settings
 from common.tokens import MAX_TTL_HOURS, HostTokens
+from store.client import redis_client
 from store.server import UnsafeRedis, require_no_eviction
 
 # Commands of packages outside the product (the development tools' local stack and
@@ -93,7 +93,7 @@ def web() -> None:
 
 async def _require_safe_redis(settings: Settings) -> None:
     """A usage error when the configured Redis may evict keys (store/server.py says why)."""
-    redis = Redis.from_url(settings.redis_url)
+    redis = redis_client(settings)
     try:
         await require_no_eviction(redis)
     except UnsafeRedis as exc:

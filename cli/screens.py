@@ -9,24 +9,26 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import click
-import redis
 from redis.exceptions import RedisError
 
 from cli.environment import command_settings
 from common.clock import wall_ms
 from common.settings import Settings
+from store.client import SyncRedisClient, redis_client_sync
 from store.keys import Keys
 from store.windows import FAIR_TZ
 from web.hub import CONTROLS, MAX_MESSAGE_CHARS, RELOAD
 
+# A web process says it is there every OCOP_HEARTBEAT_S; one silent this long is gone.
+PROCESS_GONE_S = 30
 # "90s", "5m", "1h30m": what staff type after --for.
 _DURATION = re.compile(r"(?:(\d{1,4})h)?(?:(\d{1,5})m)?(?:(\d{1,6})s)?")
 
 
 @contextmanager
-def staff_redis(settings: Settings) -> Iterator[redis.Redis]:
+def staff_redis(settings: Settings) -> Iterator[SyncRedisClient]:
     """A Redis client for one command; a failure names the setting, not the URL."""
-    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    client = redis_client_sync(settings, decode_responses=True)
     try:
         yield client
     except RedisError as exc:
@@ -36,9 +38,14 @@ def staff_redis(settings: Settings) -> Iterator[redis.Redis]:
         client.close()
 
 
-def tell_screens(client: redis.Redis, keys: Keys, command: str) -> int:
-    """Publish ``command`` to every web process; returns how many listened."""
-    return int(client.publish(keys.screens(), command))
+def tell_screens(client: SyncRedisClient, keys: Keys, command: str) -> int:
+    """Count ``command`` for every web process to act on (each polls the counts every
+    OCOP_CHANGE_POLL_S); returns how many processes said they were there lately."""
+    client.hincrby(keys.screens_commands(), command, 1)
+    now = wall_ms()
+    seen = client.hgetall(keys.web_processes())
+    return sum(1 for at in seen.values()
+               if str(at).isdecimal() and now - int(at) <= PROCESS_GONE_S * 1000)
 
 
 def parse_duration(text: str) -> int:

@@ -25,7 +25,7 @@ class Settings(BaseSettings):
     # OCOP_REDIS_URL names one node of a Redis Cluster, and the cluster client learns the
     # others from it (redis-py's RedisCluster.from_url takes the same redis:// URL as the
     # single-server client, so the mode is said here, not in the URL; docs/design.md,
-    # "Cluster stack"). The processes switch to that client in issue #15's next step.
+    # "Cluster stack"; store/client.py picks the client).
     redis_cluster: bool = False
     key_prefix: str = Field(default="ocop", pattern=r"^[A-Za-z0-9_.:-]{1,40}$")
 
@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=8080, ge=0, le=65535)
     push_interval_s: float = Field(default=0.25, gt=0)
+    # How often each web process looks at the shards' recorded offsets and the staff
+    # commands for a change (web/hub.py says why it polls rather than subscribes).
+    change_poll_s: float = Field(default=0.1, gt=0, le=10)
     heartbeat_s: float = Field(default=2.0, gt=0)
     top_n: int = Field(default=10, ge=1, le=100)
     # Origins allowed to open /ws/* (comma-separated; "*" = any). Empty: the server's own

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from redis.asyncio import Redis
 
 from common.settings import Settings
 from consumers.topics import input_partitions
 from counting.aggregate import Record, record_time_ms
 from counting.delta import DeadLetter
+from store.client import RedisClient, redis_client
 from store.keys import Keys
 from streams.catalog import CatalogProcessor
 from streams.pipeline import BatchProcessor
@@ -72,7 +72,7 @@ async def _active_members(settings: Settings) -> int:
     return sum(len(group[5]) for response in responses for group in response.groups)
 
 
-async def _wipe(redis: Redis, keys: Keys) -> int:
+async def _wipe(redis: RedisClient, keys: Keys) -> int:
     removed = 0
     batch: list[str] = []
     async for key in redis.scan_iter(match=keys.everything(), count=1000):
@@ -113,7 +113,7 @@ async def rebuild(
             f"{members} worker(s) of group {settings.app_id!r} are running; stop every "
             "`ocop-live worker` before a rebuild, then start them again after it"
         )
-    redis = Redis.from_url(settings.redis_url, decode_responses=True)
+    redis = redis_client(settings, decode_responses=True)
     keys = Keys(settings.key_prefix)
     # earliest: a seek to an offset retention already deleted lands on the oldest kept.
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap,

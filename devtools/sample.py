@@ -11,14 +11,13 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 
-from redis.asyncio import Redis
-
 from common.catalog import SAMPLE_CATALOG, Catalog, encode_fair, encode_session, load_catalog
 from counting.aggregate import Aggregator, Record
 from counting.partitioner import partition_for
 from counting.state import ShardState
 from devtools.simulator.fair import Fair, FairConfig, Message, generate
 from store.catalog import CatalogStore
+from store.client import RedisClient
 from store.keys import Keys
 from streams.shardstore import ShardStore
 
@@ -44,7 +43,7 @@ class SampleFeed:
         await feed.apply(fair.messages, now_ms=now_ms)
     """
 
-    def __init__(self, redis: Redis, *, keys: Keys, shards: int, batch: int = 2000) -> None:
+    def __init__(self, redis: RedisClient, *, keys: Keys, shards: int, batch: int = 2000) -> None:
         self.redis = redis
         self.keys = keys
         self.shards = shards

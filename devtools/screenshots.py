@@ -30,7 +30,6 @@ from typing import Any
 import msgspec
 from playwright.async_api import Browser, Page, async_playwright
 from pydantic import SecretStr
-from redis.asyncio import Redis
 
 from common.catalog import SAMPLE_CATALOG, Catalog, load_catalog
 from common.clock import wall_ms
@@ -41,6 +40,7 @@ from devtools.simulator.campaign import CampaignConfig, generate_campaign
 from devtools.simulator.fair import Fair, FairConfig, generate
 from devtools.stack.ports import pick_free_ports
 from reports.writer import gather, write_page
+from store.client import RedisClient, redis_client
 from store.keys import Keys
 from web.server import WebApp
 
@@ -130,7 +130,7 @@ async def take(settings: Settings, out: Path) -> list[Path]:
         "token_secret": SecretStr(secrets.token_urlsafe(24)),
     })
     keys = Keys(settings.key_prefix)
-    redis = Redis.from_url(settings.redis_url, decode_responses=True)
+    redis = redis_client(settings, decode_responses=True)
     now_ms = wall_ms()
     fair = shown_fair(now_ms=now_ms)
     split = int(len(fair.messages) * (1 - LIVE_SHARE))
@@ -184,7 +184,7 @@ async def take_report(settings: Settings, out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     settings = settings.model_copy(update={"key_prefix": f"shots{secrets.token_hex(5)}"})
     keys = Keys(settings.key_prefix)
-    redis = Redis.from_url(settings.redis_url, decode_responses=True)
+    redis = redis_client(settings, decode_responses=True)
     now_ms = wall_ms()
     played = generate_campaign(load_catalog(SAMPLE_CATALOG), CampaignConfig(
         now_ms=now_ms, weeks=REPORT_WEEKS, events=REPORT_EVENTS, seed=SAMPLE_SEED))
@@ -211,7 +211,7 @@ async def take_report(settings: Settings, out: Path) -> Path:
     return path
 
 
-async def _forget(redis: Redis, keys: Keys) -> None:
+async def _forget(redis: RedisClient, keys: Keys) -> None:
     """Delete the throwaway prefix and close the client."""
     async for key in redis.scan_iter(match=keys.everything(), count=1000):
         await redis.delete(key)

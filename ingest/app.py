@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from aiohttp import web
-from redis.asyncio import Redis
 
 from common.settings import Settings
 from ingest.events import MAX_BODY_BYTES
@@ -24,6 +23,7 @@ from ingest.routes import Gateway, count_requests
 from ingest.tiktok_shop import HttpAmountLookup
 from ingest.webhook_routes import Webhooks
 from ingest.webhooks import load_sources
+from store.client import redis_client
 
 # A Redis call of a request waits at most this long.
 _REDIS_TIMEOUT_S = 5.0
@@ -38,7 +38,7 @@ def build_app(settings: Settings) -> web.Application:
     """
     sources = load_sources(settings.webhook_sources)
     app = web.Application(middlewares=[count_requests], client_max_size=MAX_BODY_BYTES)
-    redis = Redis.from_url(settings.redis_url, socket_timeout=_REDIS_TIMEOUT_S,
+    redis = redis_client(settings, socket_timeout=_REDIS_TIMEOUT_S,
                            socket_connect_timeout=_REDIS_TIMEOUT_S)
     delivery = Delivery(settings)
     lookup = HttpAmountLookup(timeout_s=_LOOKUP_TIMEOUT_S)

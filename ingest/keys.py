@@ -18,9 +18,9 @@ import secrets
 from collections.abc import Iterable
 
 import msgspec
-from redis.asyncio import Redis
 
 from common.catalog import CatalogError, decode_session
+from store.client import RedisClient
 from store.keys import Keys
 
 
@@ -53,7 +53,7 @@ _decode = msgspec.json.Decoder(Grant).decode
 class KeyStore:
     """Add, look up, list and revoke ingest keys in Redis (``decode_responses=False``)."""
 
-    def __init__(self, redis: Redis, keys: Keys) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys) -> None:
         self.redis = redis
         self.keys = keys
 

@@ -19,7 +19,6 @@ from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from common.settings import Settings
@@ -36,6 +35,7 @@ from ingest.events import (
 from ingest.keys import Grant, KeyStore
 from ingest.limits import RateLimits
 from ingest.producer import Delivery, Unavailable
+from store.client import RedisClient
 from store.keys import Keys
 
 EVENTS_PATH = "/v1/events"
@@ -60,7 +60,7 @@ def _bearer(request: web.Request) -> str | None:
 class Gateway:
     """The handlers, over one Redis client, one producer and the per-key buckets."""
 
-    def __init__(self, settings: Settings, redis: Redis, delivery: Delivery) -> None:
+    def __init__(self, settings: Settings, redis: RedisClient, delivery: Delivery) -> None:
         self.settings = settings
         self.redis = redis
         self.store = KeyStore(redis, Keys(settings.key_prefix))

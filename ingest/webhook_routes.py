@@ -26,7 +26,6 @@ from typing import Any
 
 import msgspec
 from aiohttp import web
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from common.settings import Settings
@@ -43,6 +42,7 @@ from ingest.tiktok_shop import (
     parse_notification,
 )
 from ingest.webhooks import SIGNATURE_HEADER, BadSignature, Source, verify
+from store.client import RedisClient
 from store.keys import Keys
 
 WEBHOOKS_PATH = "/v1/webhooks/{source}"
@@ -57,7 +57,7 @@ def _answer(status: int, body: dict[str, Any], *, retry: bool = False) -> web.Re
 class Webhooks:
     """The webhook handler, over the configured sources and an amount lookup."""
 
-    def __init__(self, settings: Settings, redis: Redis, delivery: Delivery,
+    def __init__(self, settings: Settings, redis: RedisClient, delivery: Delivery,
                  sources: dict[str, Source], lookup: AmountLookup) -> None:
         self.settings = settings
         self.redis = redis

@@ -18,9 +18,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
-
 from reports.figures import Span
+from store.client import RedisClient
 from store.fields import GMV, VIEWS, session_field
 from store.keys import Keys
 from store.windows import QUARTER_MS, quarter_of
@@ -84,7 +83,7 @@ def segments(spans: Sequence[Span], replies: Iterable[tuple[Read, Sequence[str |
     return out
 
 
-async def read_segments(redis: Redis, keys: Keys, spans: Sequence[Span], *,
+async def read_segments(redis: RedisClient, keys: Keys, spans: Sequence[Span], *,
                         per_trip: int = PIPELINE_COMMANDS) -> list[Segment]:
     """Each span's timeline, in a few pipelined round trips."""
     reads = plan(spans, keys)

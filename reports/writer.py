@@ -14,8 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from redis.asyncio import Redis
-
 from common.settings import Settings
 from reports.charts import timeline_pngs
 from reports.deadletters import DeadLetterSummary, summarize
@@ -24,6 +22,7 @@ from reports.figures import Figures, Options, campaign_figures, fair_figures, kn
 from reports.page import render
 from reports.pdf import CHROMIUM, find_chromium, print_pdf
 from reports.timeline import Segment, read_segments
+from store.client import redis_client
 from store.keys import Keys
 from web.reader import StoreReader
 
@@ -76,7 +75,7 @@ async def gather(settings: Settings, *, now_ms: int, fair_id: str | None = None,
                  campaign: bool = False, progress: Progress = _quiet) -> Gathered:
     """Read the figures and timelines from Redis, and the dead letters from Kafka."""
     keys = Keys(settings.key_prefix)
-    redis = Redis.from_url(settings.redis_url, decode_responses=True,
+    redis = redis_client(settings, decode_responses=True,
                            socket_timeout=SOCKET_TIMEOUT_S,
                            socket_connect_timeout=CONNECT_TIMEOUT_S)
     try:

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from redis.asyncio import Redis
-
+from store.client import RedisClient
 from store.keys import Keys
 
 _NONE: Mapping[str, str | None] = MappingProxyType({})
@@ -22,7 +21,7 @@ class CatalogStore:
                             fairs={"cg-2023-11-25": '{"fair_id": "cg-2023-11-25", ...}'})
     """
 
-    def __init__(self, redis: Redis, *, keys: Keys) -> None:
+    def __init__(self, redis: RedisClient, *, keys: Keys) -> None:
         self.redis = redis
         self.keys = keys
 

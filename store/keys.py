@@ -132,14 +132,20 @@ class Keys:
         (every gateway process sees it, so a replay to another one is caught too)."""
         return f"{self.prefix}:{{ingest}}:seen:{source}:{notification_id}"
 
-    def changes(self) -> str:
-        """Pub/sub channel: a shard number is published after each applied batch."""
-        return f"{self.prefix}:changes"
+    def scratch(self, nonce: str) -> str:
+        """Prefix of a reader's short-lived copies of HyperLogLogs, all in one slot, so a
+        cluster can count a union of HyperLogLogs from many shards (``store/unions.py``)."""
+        return f"{self.prefix}:{{scratch}}:{nonce}"
 
-    def screens(self) -> str:
-        """Pub/sub channel: staff commands for every web process's screens (``reload``,
-        ``controls``: a message or hidden sessions changed)."""
-        return f"{self.prefix}:screens"
+    def screens_commands(self) -> str:
+        """Hash staff command (``reload``, ``controls``) → how many times it was given;
+        every web process polls it and acts on a count that moved."""
+        return f"{self.prefix}:screens:commands"
+
+    def web_processes(self) -> str:
+        """Hash web process (host:port) → epoch ms of its last look at the commands, so
+        a staff command can say how many processes will act on it."""
+        return f"{self.prefix}:web:processes"
 
     def screens_seen(self) -> str:
         """Hash screen name → epoch ms of its last contact with any web process."""

@@ -8,7 +8,9 @@ would then count events twice or lose them without a trace.
 
 from __future__ import annotations
 
-from redis.asyncio import Redis
+from redis.asyncio import RedisCluster
+
+from store.client import RedisClient
 
 SAFE_POLICY = "noeviction"
 
@@ -17,20 +19,28 @@ class UnsafeRedis(RuntimeError):
     """The Redis server may evict keys, which would silently break exact counting."""
 
 
-async def eviction_policy(redis: Redis) -> str:
-    """The server's ``maxmemory-policy`` (read from INFO, which managed Redis allows)."""
+async def eviction_policies(redis: RedisClient) -> dict[str, str]:
+    """Each server's ``maxmemory-policy`` by address (read from INFO, which managed Redis
+    allows): every master and replica of a cluster, since a replica may be promoted."""
+    if isinstance(redis, RedisCluster):
+        replies = await redis.info("memory", target_nodes=RedisCluster.ALL_NODES)
+        return {node: str(info.get("maxmemory_policy", "unknown"))
+                for node, info in sorted(replies.items())}
     info = await redis.info("memory")
-    return str(info.get("maxmemory_policy", "unknown"))
+    return {"OCOP_REDIS_URL": str(info.get("maxmemory_policy", "unknown"))}
 
 
-async def require_no_eviction(redis: Redis) -> None:
-    """Raise :class:`UnsafeRedis` unless the server never evicts keys."""
-    policy = await eviction_policy(redis)
-    if policy != SAFE_POLICY:
+async def require_no_eviction(redis: RedisClient) -> None:
+    """Raise :class:`UnsafeRedis` unless every server never evicts keys."""
+    unsafe = {node: policy for node, policy in (await eviction_policies(redis)).items()
+              if policy != SAFE_POLICY}
+    if unsafe:
+        where = ", ".join(f"{node} has maxmemory-policy {policy}"
+                          for node, policy in unsafe.items())
         raise UnsafeRedis(
-            f"Redis at OCOP_REDIS_URL has maxmemory-policy {policy}: it may evict keys, and "
-            f"an evicted offsets or dedup key would make the numbers wrong without a trace. "
-            f"Set it to {SAFE_POLICY} (redis.conf `maxmemory-policy {SAFE_POLICY}`, or "
-            f"CONFIG SET maxmemory-policy {SAFE_POLICY}) and give Redis enough memory; "
-            f"docs/runbook.md, \"Redis must never evict\", says why."
+            f"Redis at {where}: it may evict keys, and an evicted offsets or dedup key "
+            f"would make the numbers wrong without a trace. Set it to {SAFE_POLICY} "
+            f"(redis.conf `maxmemory-policy {SAFE_POLICY}`, or CONFIG SET maxmemory-policy "
+            f"{SAFE_POLICY}) and give Redis enough memory; docs/runbook.md, \"Redis must "
+            f"never evict\", says why."
         )

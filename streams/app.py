@@ -10,13 +10,13 @@ import faust
 from faust.types import TP
 from mode import CrashingSupervisor
 from prometheus_client import generate_latest
-from redis.asyncio import Redis
 
 from common import metrics
 from common.clock import wall_ms
 from common.eventloop import loop_kind
 from common.settings import Settings
 from counting.aggregate import Record, record_time_ms
+from store.client import redis_client
 from streams.catalog import CatalogProcessor
 from streams.deadletters import DeadLetterLimits, DeadLetterSink
 from streams.pipeline import BatchProcessor
@@ -56,7 +56,7 @@ def build_app(settings: Settings, *, partitions: int | None = None) -> faust.App
     catalog_topic = app.topic(settings.sessions_topic, **raw)
     dlq_topic = app.topic(settings.dlq_topic, **raw)
 
-    redis = Redis.from_url(settings.redis_url, decode_responses=True)
+    redis = redis_client(settings, decode_responses=True)
     sink = DeadLetterSink(app.producer, topic=dlq_topic.get_topic_name(), limits=limits)
     ranges = KafkaRangeReader(bootstrap=settings.kafka_bootstrap)
     processor = BatchProcessor(

@@ -97,6 +97,5 @@ if not ok then
   return redis.error_reply('OCOP_PARTIAL ' .. text)
 end
 
--- 4. Tell the read side something changed.
-if b.publish then redis.call('PUBLISH', b.publish[1], b.publish[2]) end
+-- The read side sees the offsets move (it polls them: web/hub.py).
 return {1}

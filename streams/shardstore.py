@@ -8,6 +8,7 @@ All shards of one faust batch go in one pipeline: one round trip per batch.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -17,13 +18,13 @@ from importlib import resources
 from typing import Any, TypeVar, cast
 
 import msgspec
-from redis.asyncio import Redis
 from redis.client import NEVER_DECODE
 from redis.exceptions import NoScriptError, ReadOnlyError, ResponseError
 
 from counting.delta import ShardDelta
 from counting.orders import OrderState
 from counting.state import SessionLive, ShardState, pack_ids
+from store.client import RedisClient
 from store.fields import (
     GMV,
     LAST_AT,
@@ -46,6 +47,20 @@ B = TypeVar("B", int, str)  # a time bucket: epoch-ms minute or YYYY-MM-DD day
 
 _encode = msgspec.json.Encoder().encode
 _SCRIPT = resources.files("streams").joinpath("apply.lua").read_text(encoding="utf-8")
+_SCRIPT_SHA = hashlib.sha1(_SCRIPT.encode(), usedforsecurity=False).hexdigest()
+# A shard's state as load() needs it, read in one go. KEYS: the stop mark, offsets,
+# watermarks, seen minutes, orders, order activity, forgotten orders, sessions.
+_LOAD = """
+return {redis.call('HGET', KEYS[1], ARGV[1]), redis.call('HGETALL', KEYS[2]),
+        redis.call('HGETALL', KEYS[3]), redis.call('SMEMBERS', KEYS[4]),
+        redis.call('HGETALL', KEYS[5]), redis.call('HGETALL', KEYS[6]),
+        redis.call('HGETALL', KEYS[7]), redis.call('SMEMBERS', KEYS[8])}
+"""
+
+
+def _pairs(flat: list[str]) -> dict[str, str]:
+    """A hash from its flat ``HGETALL`` reply inside a script."""
+    return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,8 +244,6 @@ def encode_batch(
     for topic, mark in delta.watermarks.items():
         b.add("hset", keys.watermarks(shard), topic, str(mark))
     payload: dict[str, Any] = {**b.ops, "types": b.types, "hll": b.hll}
-    if not delta.is_empty():
-        payload["publish"] = [keys.changes(), str(shard)]
     # msgspec encodes the batch several times faster than json.dumps, the hottest call
     # of the write path in the profiles (bench/results).
     return b.keys, [_encode(payload), *b.blobs]
@@ -291,11 +304,11 @@ class ShardStore:
         outcome = await store.apply([delta])   # outcome.ok when everything applied
     """
 
-    def __init__(self, redis: Redis, *, keys: Keys, retention: Retention | None = None) -> None:
+    def __init__(self, redis: RedisClient, *, keys: Keys,
+                 retention: Retention | None = None) -> None:
         self.redis = redis
         self.keys = keys
         self.retention = retention or Retention()
-        self._script = redis.register_script(_SCRIPT)
 
     async def load(self, shard: int) -> ShardState:
         """Rebuild a shard's in-memory state from what Redis recorded.
@@ -316,17 +329,17 @@ class ShardStore:
 
     async def _load(self, shard: int) -> ShardState:
         k = self.keys
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hget(k.stopped(shard), STOPPED_ERROR)
-            pipe.hgetall(k.offsets(shard))
-            pipe.hgetall(k.watermarks(shard))
-            pipe.smembers(k.seen_minutes(shard))
-            pipe.hgetall(k.orders(shard))
-            pipe.hgetall(k.order_activity(shard))
-            pipe.hgetall(k.orders_forgotten(shard))
-            pipe.smembers(k.sessions(shard))
-            (stopped, offsets, marks, seen_minutes, orders, activity, forgotten,
-             sessions) = await pipe.execute()
+        # One script, so the state is read at one instant (an apply lands wholly before
+        # or after it). A script rather than MULTI: redis-py's cluster transactions fail
+        # on HGETALL and SMEMBERS replies (8.1: their reply callbacks are handed `keys`).
+        read = cast(Callable[..., Awaitable[list[Any]]], self.redis.eval)
+        (stopped, offsets, marks, seen_minutes, orders, activity, forgotten,
+         sessions) = await read(
+            _LOAD, 8, k.stopped(shard), k.offsets(shard), k.watermarks(shard),
+            k.seen_minutes(shard), k.orders(shard), k.order_activity(shard),
+            k.orders_forgotten(shard), k.sessions(shard), STOPPED_ERROR)
+        offsets, marks, orders, activity, forgotten = (
+            _pairs(flat) for flat in (offsets, marks, orders, activity, forgotten))
         if stopped is not None:
             raise ShardUnreadable(shard, f"a failed apply marked it stopped ({stopped}); "
                                          "rebuild Redis (`ocop-live rebuild`) to clear it")
@@ -404,11 +417,16 @@ class ShardStore:
         todo = [d for d in deltas if d.first_offsets]
         if not todo:
             return outcome
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for delta in todo:
-                script_keys, args = encode_batch(delta, self.keys, self.retention)
-                await self._script(keys=script_keys, args=args, client=pipe)
-            results = await pipe.execute(raise_on_error=False)
+        results = await self._run(todo)
+        # A restarted or newly promoted Redis has an empty script cache, and a shard that
+        # answered NOSCRIPT ran nothing: load the script (on every master of a cluster)
+        # and run just those shards again.
+        missing = [i for i, result in enumerate(results) if isinstance(result, NoScriptError)]
+        if missing:
+            await self.redis.script_load(_SCRIPT)
+            again = await self._run([todo[i] for i in missing])
+            for i, result in zip(missing, again, strict=True):
+                results[i] = result
         for result in results:
             if isinstance(result, _TRANSIENT):
                 raise result
@@ -424,3 +442,16 @@ class ShardStore:
                     FenceRejected(delta.shard, str(result[1]), int(stored) if stored else None)
                 )
         return outcome
+
+    async def _run(self, deltas: Sequence[ShardDelta]) -> list[Any]:
+        """Each delta's script reply (or error) in one pipeline. A pipeline rather than a
+        transaction: each shard's batch is atomic in its script, and on a cluster the
+        shards' slots sit on different masters."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for delta in deltas:
+                script_keys, args = encode_batch(delta, self.keys, self.retention)
+                # execute_command, not pipe.evalsha: redis-py's cluster pipeline refuses
+                # the evalsha method outright, not knowing every key shares one slot.
+                pipe.execute_command("EVALSHA", _SCRIPT_SHA, len(script_keys), *script_keys,
+                                     *args)
+            return list(await pipe.execute(raise_on_error=False))

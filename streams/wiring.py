@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from redis.asyncio import Redis
-
 from common.settings import Settings
 from counting.aggregate import Aggregator, Rules
 from store.catalog import CatalogStore
+from store.client import RedisClient
 from store.keys import Keys
 from streams.shardstore import Retention, ShardStore
 
@@ -31,13 +30,13 @@ def aggregator_for(settings: Settings, *, partitions: int | None = None) -> Aggr
     )
 
 
-def store_for(redis: Redis, settings: Settings) -> ShardStore:
+def store_for(redis: RedisClient, settings: Settings) -> ShardStore:
     """The fenced store under the configured key prefix and retention."""
     return ShardStore(redis, keys=Keys(settings.key_prefix),
                       retention=Retention(minute_s=settings.minute_retention_s,
                                           quarter_s=settings.retention_days * 86400))
 
 
-def catalog_store_for(redis: Redis, settings: Settings) -> CatalogStore:
+def catalog_store_for(redis: RedisClient, settings: Settings) -> CatalogStore:
     """The catalog hash under the configured key prefix."""
     return CatalogStore(redis, keys=Keys(settings.key_prefix))

@@ -40,9 +40,8 @@ def stack(local_stack: LocalStack) -> StackAddresses:
     return local_stack.up(timeout_s=seconds(180))
 
 
-@pytest.fixture
-def make_settings(stack: StackAddresses) -> Callable[..., Settings]:
-    """Settings pointing at the session's stack, with topics and keys of this test only."""
+def settings_maker(stack: StackAddresses) -> Callable[..., Settings]:
+    """Settings pointing at ``stack``, with topics and keys of one test only."""
 
     def make(**overrides: Any) -> Settings:
         tag = uuid.uuid4().hex[:10]
@@ -50,6 +49,9 @@ def make_settings(stack: StackAddresses) -> Callable[..., Settings]:
         values: dict[str, Any] = {
             "kafka_bootstrap": stack.kafka_bootstrap,
             "redis_url": stack.redis_url,
+            "redis_cluster": stack.redis_cluster,
+            "replication_factor": stack.replication_factor,
+            "min_insync_replicas": stack.min_insync_replicas,
             "key_prefix": f"t{tag}",
             "views_topic": f"t{tag}.views",
             "orders_topic": f"t{tag}.orders",
@@ -66,6 +68,31 @@ def make_settings(stack: StackAddresses) -> Callable[..., Settings]:
         return Settings(**values)
 
     return make
+
+
+@pytest.fixture
+def make_settings(stack: StackAddresses) -> Callable[..., Settings]:
+    """Settings pointing at the session's stack, with topics and keys of this test only."""
+    return settings_maker(stack)
+
+
+@pytest.fixture(scope="session")
+def cluster_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """Three KRaft brokers and a Redis Cluster of three masters with a replica each,
+    started once for the session's tests on the cluster (about a minute)."""
+    local = LocalStack(run_dir=Path(tmp_path_factory.mktemp("cluster-stack")))
+    try:
+        local.up(kafka_brokers=3, redis_cluster=3, timeout_s=seconds(300))
+        yield local
+    finally:
+        local.down()
+
+
+@pytest.fixture
+def make_cluster_settings(cluster_stack: LocalStack) -> Callable[..., Settings]:
+    """Settings pointing at the cluster stack (brought back up if a fault test stopped a
+    part), with topics and keys of this test only."""
+    return settings_maker(cluster_stack.up(timeout_s=seconds(300)))
 
 
 def settings_env(settings: Settings) -> dict[str, str]:

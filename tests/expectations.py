@@ -8,10 +8,10 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
-from redis.asyncio import Redis
 
 from common.catalog import SAMPLE_CATALOG, Catalog, load_catalog
 from common.settings import Settings
+from store.client import redis_client
 from store.keys import Keys
 from tests.conftest import seconds
 from web.payload import build_board, build_session
@@ -46,7 +46,7 @@ class Drift:
 
 async def drift_from_truth(settings: Settings, truth: dict[str, Any]) -> Drift:
     """Board totals and every session's numbers against the ground truth."""
-    redis = Redis.from_url(settings.redis_url, decode_responses=True)
+    redis = redis_client(settings, decode_responses=True)
     reader = StoreReader(redis, keys=Keys(settings.key_prefix), shards=settings.partitions)
     now_ms = time.time_ns() // 1_000_000
     lost = double = 0

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from redis.asyncio import Redis
 
 from common.settings import Settings
+from store.client import redis_client
 from store.keys import Keys
 from tests.conftest import seconds, settings_env
 
@@ -101,7 +101,7 @@ async def wait_caught_up(settings: Settings, timeout_s: float) -> None:
     """Wait until Redis records every input message as applied."""
     targets = await end_offsets(settings, [settings.views_topic, settings.orders_topic])
     keys = Keys(settings.key_prefix)
-    redis = Redis.from_url(settings.redis_url, decode_responses=True)
+    redis = redis_client(settings, decode_responses=True)
     deadline = time.monotonic() + seconds(timeout_s)
     try:
         while True:

@@ -4,6 +4,7 @@ The board and every session's page must equal the simulator's ground truth exact
 (unique viewers within the documented HyperLogLog error), and every invalid record must
 be in the dead-letter topic with its reason. A third of the sessions report platform
 viewer counts instead of leaves: their pages show the latest count and the highest.
+The same fair runs on a Redis Cluster and three Kafka brokers too.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ from tests.processes import running, wait_caught_up
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 EVENTS = 100_000
+# The cluster's run proves the same path on other engines; a third of the fair does.
+CLUSTER_EVENTS = 35_000
 SEED = 20231125
 
 
@@ -56,15 +59,27 @@ def _get(url: str, token: str | None = None) -> tuple[int, Any]:
 async def test_a_simulated_fair_reaches_the_board_exactly(
     make_settings: Callable[..., Settings], tmp_path: Path
 ) -> None:
-    settings = make_settings(partitions=4)
+    await _the_board_equals_the_truth(make_settings(partitions=4), tmp_path, EVENTS)
+
+
+@pytest.mark.cluster
+async def test_the_same_fair_is_exact_on_a_redis_cluster_and_three_brokers(
+    make_cluster_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    settings = make_cluster_settings(partitions=6)
+    assert settings.redis_cluster and settings.replication_factor == 3
+    await _the_board_equals_the_truth(settings, tmp_path, CLUSTER_EVENTS)
+
+
+async def _the_board_equals_the_truth(settings: Settings, tmp_path: Path, events: int) -> None:
     await ensure_topics(settings)
     now_ms = time.time_ns() // 1_000_000
     span = 30 * 60_000
     fair = generate(sample_fair_catalog(),
-                    FairConfig(start_ms=now_ms - span, span_ms=span, events=EVENTS, seed=SEED,
+                    FairConfig(start_ms=now_ms - span, span_ms=span, events=events, seed=SEED,
                                count_share=1 / 3))
     truth = compute_truth(fair.messages, fair.catalog, seed=SEED)
-    assert truth["events"] >= EVENTS
+    assert truth["events"] >= events
     counted = {m.key for m in fair.messages if m.topic_kind == "views"
                and any(e["kind"] == "viewers" for e in m.events)}
     assert 10 <= len(counted) < len(truth["sessions"])

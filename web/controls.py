@@ -20,8 +20,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from redis.asyncio import Redis
-
+from store.client import RedisClient
 from store.keys import Keys
 
 Json = dict[str, Any]
@@ -50,7 +49,7 @@ def decode_message(raw: str | None) -> Json | None:
     return {"text": value["text"], "until_ms": until if isinstance(until, int) else None}
 
 
-async def read_controls(redis: Redis, keys: Keys) -> Controls:
+async def read_controls(redis: RedisClient, keys: Keys) -> Controls:
     """The message and the hidden sessions, in one round trip."""
     async with redis.pipeline(transaction=False) as pipe:
         pipe.get(keys.screens_message())

@@ -23,13 +23,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
@@ -37,6 +37,7 @@ from websockets.exceptions import ConnectionClosed
 from common import metrics
 from common.clock import Clock, Monotonic, wall_ms
 from common.settings import Settings
+from store.client import RedisClient
 from store.keys import Keys
 from web.banners import detect_banners
 from web.cadence import tick_paced
@@ -52,7 +53,7 @@ from web.validation import Resume
 log = logging.getLogger(__name__)
 
 RELOAD = "reload"
-# Published by the staff commands when the message or the hidden sessions changed.
+# Counted by the staff commands when the message or the hidden sessions changed.
 CONTROLS = "controls"
 # A banner line a screen across the hall can still show in one go.
 MAX_MESSAGE_CHARS = 200
@@ -126,8 +127,8 @@ class Built:
 class BoardHub:
     """Keeps the current boards and pushes changes to every connected screen.
 
-    A Redis pub/sub message (published by the worker in the same transaction as the
-    counters) marks the boards dirty; the hub reads the store once at most every
+    Offsets that moved in Redis (the worker records them with the counters, in one
+    script) mark the boards dirty; the hub reads the store once at most every
     ``push_interval_s``, builds the board of the default fair and of every fair that
     has screens (``/board?fair=ID``), and sends each channel's screens only the keys
     that changed, or a heartbeat. The same read gives the fairs list and the campaign.
@@ -136,12 +137,12 @@ class BoardHub:
 
         hub = BoardHub(reader=reader, redis=redis, keys=keys, settings=settings)
         await hub.load()
-        tasks = [asyncio.create_task(hub.listen()), asyncio.create_task(hub.run())]
+        tasks = [asyncio.create_task(hub.watch()), asyncio.create_task(hub.run())]
         await hub.serve(connection, resume=Resume(), address="10.0.0.7", fair_id=None)
         board = await hub.current("cg-2023-11-25")   # GET /api/board?fair=cg-2023-11-25
     """
 
-    def __init__(self, *, reader: StoreReader, redis: Redis, keys: Keys, settings: Settings,
+    def __init__(self, *, reader: StoreReader, redis: RedisClient, keys: Keys, settings: Settings,
                  fanout: Fanout | None = None, ring_size: int = DEFAULT_RING_SIZE,
                  stale_after_s: float = DEFAULT_STALE_AFTER_S,
                  replays: ReplayBudget | None = None, clock: Clock = wall_ms,
@@ -155,6 +156,8 @@ class BoardHub:
         self.replays = ReplayBudget() if replays is None else replays
         self.stale_after_s = stale_after_s
         self.clock = clock
+        # Stable across restarts on one host and port, so the presence hash stays small.
+        self.name = f"{socket.gethostname()}:{settings.web_port}"
         self.monotonic = monotonic
         self.channels: dict[str | None, Channel] = {None: self._channel(None)}
         self.clients: dict[ServerConnection, Screen] = {}
@@ -487,35 +490,50 @@ class BoardHub:
         for task in list(self._reads.values()):
             task.cancel()
 
-    async def listen(self) -> None:
-        """Follow the change feed and staff commands; resubscribe when Redis drops."""
-        changes, screens = self.keys.changes(), self.keys.screens()
+    async def watch(self) -> None:
+        """Poll, every ``change_poll_s``, the shards' recorded offsets and the staff
+        commands; mark the boards dirty when offsets moved, act on a command whose
+        count moved.
+
+        Polled rather than subscribed: every applied batch moves its shard's offsets
+        (in the same script as the counters), so nothing more needs writing, and plain
+        reads work alike on one server and on a Redis Cluster, where pub/sub would tie
+        each process to the one node that carries its channel. A process cut off from
+        Redis for a while misses nothing either: it finds the moved counts when back.
+        """
+        shards = self.reader.shards
+        offsets: list[dict[str, str]] | None = None
+        commands: dict[str, str] | None = None
         while self._running:
             try:
-                async with self.redis.pubsub() as pubsub:
-                    await pubsub.subscribe(changes, screens)
-                    # Notifications published while we were not subscribed are lost.
-                    self._dirty.set()
-                    async for message in pubsub.listen():
-                        if message.get("type") != "message":
-                            continue
-                        if message.get("channel") == screens:
-                            if message.get("data") == RELOAD:
-                                self.reload()
-                            elif message.get("data") == CONTROLS:
-                                self._dirty.set()
-                        else:
-                            self._dirty.set()
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for shard in shards:
+                        pipe.hgetall(self.keys.offsets(shard))
+                    pipe.hgetall(self.keys.screens_commands())
+                    *polled, given = await pipe.execute()
             except (RedisError, OSError) as exc:
                 metrics.REDIS_ERRORS.labels("web").inc()
-                log.warning("change feed lost (%s); resubscribing in 1 s", exc)
+                log.warning("cannot poll Redis for changes (%s); trying again in 1 s", exc)
                 await asyncio.sleep(1)
+                continue
+            if polled != offsets:
+                offsets = polled
+                self._dirty.set()
+            if commands is not None:
+                if given.get(RELOAD) != commands.get(RELOAD):
+                    self.reload()
+                if given.get(CONTROLS) != commands.get(CONTROLS):
+                    self._dirty.set()
+            commands = given
+            await asyncio.sleep(self.settings.change_poll_s)
 
     async def record_screens(self) -> None:
-        """Every heartbeat, write the named screens' new contacts to Redis and report
-        every configured screen's last contact there, whichever process it reached."""
+        """Every heartbeat, say in Redis that this process is there (for the staff
+        commands' count), write the named screens' new contacts and report every
+        configured screen's last contact there, whichever process it reached."""
         while self._running:
             try:
+                await self.redis.hset(self.keys.web_processes(), self.name, str(wall_ms()))
                 await self.flush_screens()
             except (RedisError, OSError) as exc:
                 metrics.REDIS_ERRORS.labels("web").inc()

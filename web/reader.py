@@ -7,11 +7,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
-
-from store.fields import COUNT_FIELDS, GMV, LAST_AT, VIEWERS_NOW, session_field
+from store.client import RedisClient, RedisPipeline, is_cluster
+from store.fields import COUNT_FIELDS, GMV, LAST_AT, VIEWERS_NOW, VIEWS, session_field
 from store.keys import Keys
+from store.unions import union_counts
 from store.windows import local_day, window_minutes
 from web.scopes import Directory, Fair
 
@@ -116,12 +115,12 @@ class SessionRows:
     fair: Fair | None = None
 
 
-def _series(pipe: Pipeline, keys: list[str], fields: Sequence[str]) -> None:
+def _series(pipe: RedisPipeline, keys: list[str], fields: Sequence[str]) -> None:
     """Queue one call returning ``[HMGET key *fields for key in keys]``."""
     pipe.eval(_SERIES, len(keys), *keys, *fields)
 
 
-def _sums(pipe: Pipeline, keys: list[str], fields: Sequence[str], width: int) -> None:
+def _sums(pipe: RedisPipeline, keys: list[str], fields: Sequence[str], width: int) -> None:
     """Queue one call returning, per key, the ``width`` sums of its ``fields``."""
     pipe.eval(_SUMS, len(keys), *keys, str(width), *fields)
 
@@ -135,15 +134,20 @@ class StoreReader:
         rows = await reader.board(now_ms=..., fairs=[None, "cg-2023-11-25"])
     """
 
-    def __init__(self, redis: Redis, *, keys: Keys, shards: int,
+    def __init__(self, redis: RedisClient, *, keys: Keys, shards: int,
                  timeout_s: float = READ_TIMEOUT_S) -> None:
         self.redis = redis
         self.keys = keys
         self.shards = range(shards)
         self.timeout_s = timeout_s
         self._parsed: tuple[Hash, Hash, Directory] | None = None
+        # A cluster cannot PFCOUNT across shards' slots (store/unions.py copies instead),
+        # so there each union's count is kept with the views of what it covers: a
+        # HyperLogLog only grows with a counted join, and a counted join adds a view.
+        self.cluster = is_cluster(redis)
+        self._unions: dict[str, tuple[tuple[Any, ...], int]] = {}
 
-    async def _run(self, pipe: Pipeline) -> list[Any]:
+    async def _run(self, pipe: RedisPipeline) -> list[Any]:
         # One deadline per round trip. The web's client has no per-read socket timeout:
         # redis-py wraps every reply of a pipeline in its own asyncio timeout, which was
         # ~12 % of the web process' CPU with a thousand screens (400 replies a tick).
@@ -177,10 +181,12 @@ class StoreReader:
                 pipe.smembers(k.sessions(s))
                 pipe.hgetall(k.totals(s))
                 pipe.hgetall(k.watermarks(s))
-            pipe.pfcount(*[k.viewers(s) for s in self.shards])
+            if not self.cluster:
+                pipe.pfcount(*[k.viewers(s) for s in self.shards])
             first = await self._run(pipe)
         directory = self.directory(first[0], first[1])
-        rows = BoardRows(now_ms=now_ms, directory=directory, unique_viewers=first[-1],
+        rows = BoardRows(now_ms=now_ms, directory=directory,
+                         unique_viewers=0 if self.cluster else first[-1],
                          default_fair=directory.default_fair(now_ms))
         marks: list[int] = []
         for s in self.shards:
@@ -215,13 +221,13 @@ class StoreReader:
             for s in self.shards:
                 pipe.eval(_HASHES, len(whole[s]), *[k.session(s, sid) for sid in whole[s]])
                 _series(pipe, [k.session(s, sid) for sid in scalar[s]], SCALAR_FIELDS)
-            pfcounted: list[str] = []
-            for fair_id, members in members_of.items():
-                hlls = [k.session_viewers(rows.counted[sid], sid) for sid in members
-                        if sid in rows.counted]
-                if hlls:
-                    pipe.pfcount(*hlls)
-                    pfcounted.append(fair_id)
+            unions = {fair_id: [sid for sid in members if sid in rows.counted]
+                      for fair_id, members in members_of.items()}
+            unions = {fair_id: sids for fair_id, sids in unions.items() if sids}
+            pfcounted = [] if self.cluster else list(unions)
+            for fair_id in pfcounted:
+                pipe.pfcount(*[k.session_viewers(rows.counted[sid], sid)
+                               for sid in unions[fair_id]])
             for fair_id in wanted:
                 for s in self.shards:
                     here = [sid for sid in members_of[fair_id] if rows.counted.get(sid) == s]
@@ -240,6 +246,8 @@ class StoreReader:
                 rows.sessions[sid] = {f: v for f, v in zip(SCALAR_FIELDS, values, strict=True)
                                       if v is not None}
         rows.fair_unique = dict(zip(pfcounted, second[n:n + len(pfcounted)], strict=True))
+        if self.cluster:
+            await self._count_unions(rows, unions)
         rows.sums = {fair_id: FairSums(minutes={m: dict.fromkeys(COUNT_FIELDS, 0)
                                                 for m in minutes})
                      for fair_id in wanted}
@@ -251,6 +259,26 @@ class StoreReader:
             for name, value in zip(COUNT_FIELDS, reply[-1], strict=True):
                 sums.today[name] += int(value)
         return rows
+
+    async def _count_unions(self, rows: BoardRows, unions: dict[str, list[str]]) -> None:
+        """Fill the campaign's and each fair's unique viewers on a cluster, counting
+        again only the unions whose views moved since they were last counted."""
+        k = self.keys
+        wanted: dict[str, tuple[tuple[Any, ...], list[str]]] = {
+            "": (tuple(t.get(VIEWS) for t in rows.totals), [k.viewers(s) for s in self.shards])}
+        for fair_id, sids in unions.items():
+            wanted[f"fair:{fair_id}"] = (
+                tuple((sid, rows.sessions.get(sid, {}).get(VIEWS)) for sid in sids),
+                [k.session_viewers(rows.counted[sid], sid) for sid in sids])
+        stale = [name for name, (mark, _) in wanted.items()
+                 if name not in self._unions or self._unions[name][0] != mark]
+        async with asyncio.timeout(self.timeout_s):
+            counts = await union_counts(self.redis, k, [wanted[name][1] for name in stale])
+        self._unions = {name: self._unions[name] for name in wanted if name not in stale}
+        self._unions.update({name: (wanted[name][0], count)
+                             for name, count in zip(stale, counts, strict=True)})
+        rows.unique_viewers = self._unions[""][1]
+        rows.fair_unique = {fair_id: self._unions[f"fair:{fair_id}"][1] for fair_id in unions}
 
     async def session(self, session_id: str, *, now_ms: int) -> SessionRows:
         """Rows for one session's page."""
@@ -295,7 +323,8 @@ class StoreReader:
         async with self.redis.pipeline(transaction=False) as pipe:
             for sid, shard in shard_of.items():
                 pipe.hgetall(k.session(shard, sid))
-                pipe.pfcount(k.session_viewers(shard, sid))
+                # redis-py's cluster pipeline refuses its pfcount method, even on one key.
+                pipe.execute_command("PFCOUNT", k.session_viewers(shard, sid))
                 pipe.hmget(k.day(shard, day), [session_field(sid, f) for f in COUNT_FIELDS])
             for shard in shards:
                 _series(pipe, [k.minute(shard, m) for m in minutes],

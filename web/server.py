@@ -13,7 +13,6 @@ from importlib import resources
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
@@ -23,6 +22,7 @@ from common.clock import Clock, wall_ms
 from common.eventloop import loop_kind
 from common.settings import Settings
 from common.tokens import HostTokens
+from store.client import redis_client
 from store.keys import Keys
 from web.fanout import DEFAULT_HIGH_WATER, SERVER_EXTENSIONS, Fanout
 from web.guard import Guard, Page, client_key, default_origins, parse_origins
@@ -149,7 +149,7 @@ class WebApp:
         self.keys = Keys(settings.key_prefix)
         # No per-reply socket timeout: StoreReader puts one deadline on each round trip
         # (web/reader.py says why); the other calls here have their own.
-        self.redis = Redis.from_url(settings.redis_url, decode_responses=True,
+        self.redis = redis_client(settings, decode_responses=True,
                                     socket_timeout=None, socket_connect_timeout=READ_TIMEOUT_S)
         self.reader = StoreReader(self.redis, keys=self.keys, shards=settings.partitions)
         self.tokens = HostTokens(secret=settings.token_secret.get_secret_value(),
@@ -335,7 +335,7 @@ class WebApp:
     async def serving(self) -> AsyncIterator[Server]:
         """Run the server and the hubs' loops until the context exits."""
         await self.hub.load()
-        tasks = [asyncio.create_task(self.hub.listen()), asyncio.create_task(self.hub.run()),
+        tasks = [asyncio.create_task(self.hub.watch()), asyncio.create_task(self.hub.run()),
                  asyncio.create_task(self.hosts.run()),
                  asyncio.create_task(self.hub.record_screens())]
         server: Server = await serve(self.handler, self.settings.web_host, self.settings.web_port,

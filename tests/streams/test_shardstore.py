@@ -66,6 +66,18 @@ async def test_apply_writes_counters_and_offsets_once(redis: tuple[Redis, Keys])
     assert await client.hgetall(keys.totals(0)) == totals
 
 
+async def test_a_redis_that_lost_its_script_cache_is_given_the_script_again(
+    redis: tuple[Redis, Keys],
+) -> None:
+    client, keys = redis
+    store = ShardStore(client, keys=keys)
+    # A restarted Redis, or a replica promoted after a failover, knows no scripts.
+    await client.script_flush()
+    delta = AGG.batch(ShardState(shard=0), _records(), now_ms=NOW)
+    assert (await store.apply([delta])).ok
+    assert (await client.hgetall(keys.totals(0)))["views"] == "6"
+
+
 async def test_loaded_state_continues_exactly_where_it_stopped(redis: tuple[Redis, Keys]) -> None:
     client, keys = redis
     store = ShardStore(client, keys=keys)
