@@ -7,8 +7,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
-# The scenarios BENCH_ONLY can pick: each needs only the capacity, measured once first.
-ONLY = ("flash", "kill", "soak")
+# The scenarios BENCH_ONLY can pick.
+ONLY = ("flash", "kill", "soak", "gateway")
+# Those that pace a share of the capacity, which is then measured once first.
+PACED = ("flash", "kill", "soak")
 
 
 class ConfigError(ValueError):
@@ -68,6 +70,11 @@ class BenchConfig:
     soak_live_s: int = 120
     soak_groups: int = 4
     profile_s: float = 20.0
+    # Ingest gateway: the events generated (posted over and over in 500-event batches),
+    # for how long each path sends, and concurrent connections.
+    gateway_events: int = 100_000
+    gateway_s: float = 30.0
+    gateway_clients: int = 4
     partitions: int = 6
     seed: int = 20231125
     run_dir: Path = BENCH_DIR / ".run"
@@ -92,8 +99,9 @@ class BenchConfig:
     def from_env(cls, env: Mapping[str, str]) -> BenchConfig:
         """Read ``BENCH_RUNS``, ``BENCH_QUICK``, ``BENCH_SOAK_S`` and ``BENCH_ONLY``.
 
-        ``BENCH_ONLY=soak`` (or ``flash``, ``kill``, comma-separated) measures the
-        capacity once and runs only those scenarios; its results go to
+        ``BENCH_ONLY=soak`` (or ``flash``, ``kill``, ``gateway``, comma-separated) runs
+        only those scenarios, after measuring the capacity once if one of them paces a
+        share of it (``PACED``); its results go to
         ``bench/results/only-<names>/``, so the full run's files stay as they are.
         """
         quick = env.get("BENCH_QUICK", "").strip() not in ("", "0", "false", "no")
@@ -112,7 +120,8 @@ class BenchConfig:
         return cls(
             runs=1, quick=True, soak_s=60.0, single_events=40_000, envelope_events=150_000,
             naive_messages=4_000, freshness_s=10.0, fanout_s=10.0, flash_s=10.0,
-            recover_cap_s=45.0, warmup_s=15.0, profile_s=8.0, soak_lateness_s=60,
+            recover_cap_s=45.0, warmup_s=15.0, profile_s=8.0, gateway_events=50_000,
+            gateway_s=10.0, soak_lateness_s=60,
             soak_order_horizon_s=60, soak_minute_retention_s=60, soak_live_s=60,
         )
 

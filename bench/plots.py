@@ -45,7 +45,7 @@ def throughput(results: Results, path: Path) -> None:
 
 
 def cdf(curves: Mapping[str, Sequence[float]], path: Path, *, title: str,
-        xlabel: str) -> None:
+        xlabel: str, ylabel: str = "share of messages") -> None:
     """Cumulative distributions of several samples (or quantile lists) on one chart."""
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for label, values in curves.items():
@@ -55,7 +55,7 @@ def cdf(curves: Mapping[str, Sequence[float]], path: Path, *, title: str,
         ys = [(i + 1) / len(ordered) for i in range(len(ordered))]
         ax.plot(ordered, ys, label=label)
     ax.set_xlabel(xlabel)
-    ax.set_ylabel("share of messages")
+    ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()

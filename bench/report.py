@@ -6,6 +6,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from bench.config import PACED
 from bench.targets import TARGETS, Results, Verdict, judge
 
 # (scenario, figure, label, unit, scale) rows of the main table, in reading order.
@@ -235,9 +236,54 @@ def soak_section(results: Results) -> list[str]:
     return parts
 
 
+def _times(value: float) -> str:
+    return "-" if math.isnan(value) else f"{number(value)}x"
+
+
+def gateway_section(results: Results) -> list[str]:
+    """The gateway next to the same batches sent straight to Kafka (empty without it)."""
+    f = results.once.get("gateway")
+    if f is None:
+        return []
+    paths = (("gateway (HTTP → Kafka)", "gateway_"), ("straight to Kafka", "straight_"))
+    rows = [[label, number(f[f"{p}events_s"]), number(f[f"{p}p50_ms"]),
+             number(f[f"{p}p99_ms"]), number(f[f"{p}cpu_per_1k"], 1000)]
+            for label, p in paths]
+    rows.append(["gateway / straight", _times(f["ratio_events_s"]), _times(f["ratio_p50_ms"]),
+                 _times(f["ratio_p99_ms"]), _times(f["ratio_cpu_per_1k"])])
+    checks = []
+    for label, p in paths:
+        found = (f"{_whole(f[f'{p}records_found'])} records holding "
+                 f"{_whole(f[f'{p}events_found'])} events")
+        if f[f"{p}checked"]:
+            checks.append(f"{label}: {found}, exactly what was accepted")
+        else:
+            checks.append(f"{label}: **{found}, not the {_whole(f[f'{p}records_expected'])} "
+                          f"records holding {_whole(f[f'{p}events_expected'])} events "
+                          f"accepted**: its figures are left out")
+    refused = [f"{label}: {_whole(f[f'{p}refused'])} batches refused" for label, p in paths
+               if f[f"{p}refused"]]
+    return [
+        "## Ingest gateway: HTTP → Kafka next to straight to Kafka",
+        f"One generated fair in batches of {_whole(f['batch_events'])} events, sent over "
+        f"and over, {_whole(f['clients'])} at a time, for {_whole(f['gateway_seconds'])} s "
+        f"a path: POSTed to one `ocop-live ingest` process "
+        f"(202 once Kafka acknowledged), then the same batches, framed as the gateway "
+        f"frames them, handed to the gateway's own producer (idempotent, acks=all) in "
+        f"the bench process. Latency: a batch's send until every ack "
+        f"({_whole(f['gateway_batches'])} and {_whole(f['straight_batches'])} timed "
+        f"batches after one warm-up round). CPU: the gateway process "
+        f"({number(f['gateway_cpu_share'], 100)} % of a core while timed); straight to "
+        f"Kafka, the bench process ({number(f['straight_cpu_share'], 100)} %).",
+        table(["path", "events/s", "p50 ms", "p99 ms", "CPU ms / 1k events"], rows),
+        "Topics read back: " + "; ".join(checks + refused) + ".",
+        "Plot: `gateway.png` (batch latency distributions of both paths).",
+    ]
+
+
 # BENCH_ONLY names → the prefixes of their targets' keys (bench/targets.py).
 _ONLY_TARGETS: Mapping[str, tuple[str, ...]] = {
-    "flash": ("flash",), "kill": ("recovery",), "soak": ("soak_",)}
+    "flash": ("flash",), "kill": ("recovery",), "soak": ("soak_",), "gateway": ()}
 
 
 def _whole(value: float) -> str:
@@ -254,9 +300,9 @@ def render(results: Results, meta: Meta) -> str:
         verdicts = [v for v in verdicts if v.target.key.startswith(prefixes)]
     mode = "quick mode (BENCH_QUICK=1)" if meta.quick else "full mode"
     if meta.only:
-        scope = (f"BENCH_ONLY={','.join(meta.only)}: the capacity measured once (pipeline, "
-                 f"1 event/message, on pre-filled topics), then only "
-                 f"{', '.join(meta.only)}, each once.")
+        first = ("the capacity measured once (pipeline, 1 event/message, on pre-filled "
+                 "topics), then " if any(n in PACED for n in meta.only) else "")
+        scope = f"BENCH_ONLY={','.join(meta.only)}: {first}only {', '.join(meta.only)}, each once."
     else:
         scope = ("Every figure is the median over runs (each run's values follow it); every "
                  "ratio is formed inside one run, both sides measured minutes apart on this "
@@ -267,14 +313,16 @@ def render(results: Results, meta: Meta) -> str:
         f"Run {meta.started}, {mode}, {meta.runs} run(s) of the repeated scenarios, "
         f"{meta.minutes:.1f} minutes in all. Command: `{meta.command}`.",
         scope,
-        "## Targets",
-        table(["target", "measured", "limit", "verdict", "margin"], _verdict_rows(verdicts)),
     ]
+    if verdicts:
+        parts += ["## Targets", table(["target", "measured", "limit", "verdict", "margin"],
+                                      _verdict_rows(verdicts))]
     missed = [v for v in verdicts if v.met is False and v.target.key in meta.notes]
     if missed:
         parts.append("### Why the missed targets are missed")
         parts += [f"- **{v.target.text}**: {meta.notes[v.target.key]}" for v in missed]
     parts += soak_section(results)
+    parts += gateway_section(results)
     parts += [
         "## Figures",
         table(["figure", "median", "unit", "each run"], _figure_rows(results)),

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench import plots, versions
-from bench.config import ONLY, BenchConfig
+from bench.config import ONLY, PACED, BenchConfig
 from bench.context import Context, Figures
 from bench.live import Rig
 from bench.notes import why_missed
@@ -27,6 +27,7 @@ from bench.scenarios import ceiling, floor, naive, pipeline
 from bench.scenarios.fanout import fanout
 from bench.scenarios.flash import flash_sale
 from bench.scenarios.freshness import freshness
+from bench.scenarios.gateway import gateway
 from bench.scenarios.recovery import worker_killed
 from bench.scenarios.soak import SoakSeries, soak
 from bench.targets import Results
@@ -53,6 +54,8 @@ class Raw:
     marks: dict[str, float] = field(default_factory=dict)
     spans: dict[str, tuple[float, float]] = field(default_factory=dict)
     soak: SoakSeries | None = None
+    gateway_ms: list[float] = field(default_factory=list)
+    straight_ms: list[float] = field(default_factory=list)
 
 
 def _figures(measured: Throughput) -> Figures:
@@ -104,10 +107,11 @@ async def _live(ctx: Context, rate: float, raw: Raw) -> dict[str, Figures]:
 
 async def _once(ctx: Context, capacity: float, raw: Raw,
                 which: Sequence[str] = ONLY) -> dict[str, Figures]:
-    """Flash sale, worker kill and soak (those in ``which``), each on a rig of its own.
+    """Flash sale, worker kill, soak and gateway (those in ``which``), each on its own.
 
-    A rig of its own for each: a flash-sale backlog still draining would be blamed on
-    the kill, and the soak's horizons are shortened.
+    A rig of its own for each paced one: a flash-sale backlog still draining would be
+    blamed on the kill, and the soak's horizons are shortened. The gateway runs on no
+    rig: a worker there would share the two cores with the gateway it measures.
     """
     config = ctx.config
     base = config.load_share * capacity
@@ -132,6 +136,10 @@ async def _once(ctx: Context, capacity: float, raw: Raw,
                     f"{rotation.groups} groups of sessions live {rotation.live_s:.0f} s "
                     f"each in turn")
             out["soak"], raw.soak = await soak(ctx, rig)
+    if "gateway" in which:
+        ctx.log("ingest gateway and straight to Kafka, 500-event batches")
+        out["gateway"], latencies = await gateway(ctx)
+        raw.gateway_ms, raw.straight_ms = latencies.gateway_ms, latencies.straight_ms
     return out
 
 
@@ -152,8 +160,8 @@ async def _profiles(ctx: Context, data: Mapping[str, Prefilled],
     return found
 
 
-async def only(ctx: Context, results: Results, raw: Raw) -> None:
-    """``BENCH_ONLY``: the capacity once (pipeline, 1 event/message), then those scenarios."""
+async def _capacity(ctx: Context, results: Results) -> float:
+    """The pipeline once on 1 event/message, the rate the paced scenarios take a share of."""
     config = ctx.config
     ctx.log("generating the fair")
     tag = ctx.tag("single")
@@ -169,8 +177,16 @@ async def only(ctx: Context, results: Results, raw: Raw) -> None:
             ctx, data, source_tag=tag, name="pipe-single")})
     finally:
         await delete_topics(ctx.addrs.kafka_bootstrap, [data.views_topic, data.orders_topic])
-    results.once = await _once(ctx, results.median("pipeline.single", "events_s"), raw,
-                               config.only)
+    return results.median("pipeline.single", "events_s")
+
+
+async def only(ctx: Context, results: Results, raw: Raw) -> None:
+    """``BENCH_ONLY``: the capacity once (pipeline, 1 event/message) if a paced scenario
+    is among them, then those scenarios."""
+    which = ctx.config.only
+    paced = any(name in PACED for name in which)
+    capacity = await _capacity(ctx, results) if paced else math.nan
+    results.once = await _once(ctx, capacity, raw, which)
 
 
 async def bench(ctx: Context, results: Results, raw: Raw) -> dict[str, dict[str, float]]:
@@ -225,6 +241,9 @@ def _settings_table(config: BenchConfig, settings: Settings) -> dict[str, str]:
         "soak horizons": (f"OCOP_MAX_LATENESS_S={config.soak_lateness_s}, "
                           f"OCOP_ORDER_HORIZON_S={config.soak_order_horizon_s}, "
                           f"OCOP_MINUTE_RETENTION_S={config.soak_minute_retention_s}"),
+        "gateway": (f"{config.gateway_events:,} events sent over and over in batches of "
+                    f"500 from {config.gateway_clients} connections for "
+                    f"{config.gateway_s:.0f} s a path"),
         "soak rotation": (f"{config.soak_groups} groups of sessions, each live "
                           f"{config.soak_live_s} s then quiet "
                           f"{(config.soak_groups - 1) * config.soak_live_s} s"),
@@ -252,8 +271,14 @@ def _write(config: BenchConfig, results: Results, raw: Raw, meta: Meta) -> None:
     if raw.soak is not None:
         plots.soak_memory(raw.soak, out / "soak.png")
         plots.soak_state(raw.soak, out / "soak-state.png")
+    if raw.gateway_ms or raw.straight_ms:
+        plots.cdf({"gateway (HTTP → Kafka)": raw.gateway_ms,
+                   "straight to Kafka": raw.straight_ms},
+                  out / "gateway.png", title="500-event batches: send → every Kafka ack",
+                  xlabel="ms per batch", ylabel="share of batches")
     meta.plots = [p for p in ("throughput.png", "freshness.png", "fanout.png", "flash.png",
-                              "kill.png", "soak.png", "soak-state.png") if (out / p).exists()]
+                              "kill.png", "soak.png", "soak-state.png", "gateway.png")
+                  if (out / p).exists()]
     (out / "results.md").write_text(render(results, meta))
     (out / "results.json").write_text(json.dumps(
         {"runs": results.runs, "once": results.once, "profiles": meta.profiles}, indent=1))
