@@ -88,9 +88,15 @@ def build_app(settings: Settings, *, partitions: int | None = None) -> faust.App
         # commit that passed an unprocessed message), and ahead would lose events.
         (assigned,) = args
         inputs = [(tp.topic, tp.partition) for tp in assigned if tp.topic in source_topics]
-        for (topic, partition), offset in (await processor.resume_offsets(inputs)).items():
+        resume = await processor.resume_offsets(inputs)
+        for (topic, partition), offset in resume.items():
             log.info("resuming %s[%d] at offset %d (recorded in Redis)", topic, partition, offset)
-            await app.consumer.seek(TP(topic, partition), offset)
+        # seek_wait, not seek: faust's seek changes aiokafka's fetcher from this thread
+        # while the consumer's own thread reads it, and a worker joining a busy group
+        # crashed on that race (KeyError in Fetcher.fetched_records). seek_wait runs the
+        # seeks on the consumer's thread.
+        await app.consumer.seek_wait({TP(topic, partition): offset
+                                      for (topic, partition), offset in resume.items()})
 
     @app.timer(interval=STALL_SWEEP_S)  # type: ignore[untyped-decorator]  # faust's stubs
     async def sweep_stalled() -> None:
