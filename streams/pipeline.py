@@ -169,8 +169,10 @@ class BatchProcessor:
             self._count(done, applied_at_ms=self.clock())
             metrics.FENCE_REJECTIONS.inc(len(outcome.rejected))
             # 3. A refused shard: reload what Redis holds, then redo what it lacks.
+            computed_from = {d.shard: d.prev_offsets for d in deltas if d.shard in refused}
             by_shard = {
-                shard: await self._after_refusal(shard, by_shard[shard]) for shard in refused
+                shard: await self._after_refusal(shard, by_shard[shard], computed_from[shard])
+                for shard in refused
             }
             by_shard = {shard: recs for shard, recs in by_shard.items() if recs}
         for topic, n in consumed.items():
@@ -209,7 +211,10 @@ class BatchProcessor:
         self._stopped[shard] = f"{cause}: {detail}"
         metrics.SHARDS_STOPPED.set(len(self._stopped))
 
-    async def _after_refusal(self, shard: int, records: list[Record]) -> list[Record]:
+    async def _after_refusal(self, shard: int, records: list[Record],
+                             computed_from: Mapping[str, int | None]) -> list[Record]:
+        """Reload a refused shard and say why Redis refused: ahead of the state the
+        batch was computed from (already applied), or behind it (Redis lost writes)."""
         self._states.pop(shard, None)
         state = await self._state(shard)
         if state is None:
@@ -217,7 +222,9 @@ class BatchProcessor:
         for topic in dict.fromkeys(r.topic for r in records):
             first = next(r.offset for r in records if r.topic == topic)
             stored = state.offsets.get(topic)
-            if (-1 if stored is None else stored) >= first - 1:
+            prior = computed_from.get(topic)
+            applied = first - 1 if prior is None else prior
+            if (-1 if stored is None else stored) >= applied:
                 # Redis is ahead (a redelivery, or another worker applied it): the
                 # aggregator skips what Redis covers and counts the rest.
                 log.info("shard %d: Redis already holds %s up to offset %s; skipping that part",
@@ -227,7 +234,7 @@ class BatchProcessor:
                 # from an older AOF, or was wiped). The gap is read again next round.
                 log.warning("shard %d: Redis holds %s only up to offset %s but this worker "
                             "applied up to %d: Redis lost writes; reading them again",
-                            shard, topic, stored, first - 1)
+                            shard, topic, stored, applied)
         return records
 
     async def _without_gaps(self, shard: int, records: list[Record],

@@ -19,7 +19,16 @@ from typing import Any, TypeVar, cast
 
 import msgspec
 from redis.client import NEVER_DECODE
-from redis.exceptions import NoScriptError, ReadOnlyError, ResponseError
+from redis.exceptions import (
+    AskError,
+    ClusterDownError,
+    MasterDownError,
+    MovedError,
+    NoScriptError,
+    ReadOnlyError,
+    ResponseError,
+    TryAgainError,
+)
 
 from counting.delta import ShardDelta
 from counting.orders import OrderState
@@ -113,8 +122,17 @@ class ShardUnreadable(RuntimeError):
         super().__init__(f"shard {shard}: {detail}")
 
 
-# Redis answered with an error, but nothing ran: safe to send again.
-_TRANSIENT = (NoScriptError, ReadOnlyError)
+# Redis answered with an error, but nothing ran: safe to send again. The cluster ones
+# come while a failover moves a shard's slot to its promoted replica.
+_TRANSIENT = (NoScriptError, ReadOnlyError, ClusterDownError, TryAgainError, MasterDownError,
+              MovedError, AskError)
+
+
+def _unanswered(value: object) -> bool:
+    """A pipeline reply that is no answer of the command: a transient error reply, or a
+    failure to reach the server (a cluster pipeline returns those in place of replies)."""
+    return isinstance(value, Exception) and (
+        isinstance(value, _TRANSIENT) or not isinstance(value, ResponseError))
 
 
 @dataclass(frozen=True, slots=True)
@@ -396,8 +414,8 @@ class ShardStore:
             values = await pipe.execute(raise_on_error=False)
         out: dict[tuple[str, int], int | ShardUnreadable | None] = {}
         for (topic, partition), value in zip(partitions, values, strict=True):
-            if isinstance(value, _TRANSIENT):
-                raise value
+            if _unanswered(value):
+                raise cast(Exception, value)
             if isinstance(value, ResponseError):
                 out[topic, partition] = ShardUnreadable(partition, f"its offsets: {value}")
             elif value is None or str(value).isdecimal():
@@ -428,8 +446,8 @@ class ShardStore:
             for i, result in zip(missing, again, strict=True):
                 results[i] = result
         for result in results:
-            if isinstance(result, _TRANSIENT):
-                raise result
+            if _unanswered(result):
+                raise cast(Exception, result)
         rejected = outcome.rejected
         for delta, result in zip(todo, results, strict=True):
             if isinstance(result, ResponseError):

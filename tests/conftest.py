@@ -76,6 +76,12 @@ def make_settings(stack: StackAddresses) -> Callable[..., Settings]:
     return settings_maker(stack)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the cluster tests last, so the cluster stack starts once, late, and the other
+    tests never share the machine with its nine servers."""
+    items.sort(key=lambda item: item.get_closest_marker("cluster") is not None)
+
+
 @pytest.fixture(scope="session")
 def cluster_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     """Three KRaft brokers and a Redis Cluster of three masters with a replica each,

@@ -297,6 +297,14 @@ class LocalStack:
         """Return every redis-server's pid (None: not running); a cluster's masters first."""
         return [service.pid() for service in self._redis_services(self._read_state())]
 
+    def redis_pids_by_port(self) -> dict[int, int | None]:
+        """Return every redis-server's pid (None: not running) by the port it serves."""
+        state = self._read_state()
+        if state is None:
+            return {}
+        ports = [node[0] for node in state.redis_nodes] or [state.redis_port]
+        return dict(zip(ports, self.redis_pids(), strict=True))
+
     def kafka_pid(self) -> int | None:
         """Return the running broker's pid (node 1's of several), or None."""
         return self.kafka_pids()[0]

@@ -47,7 +47,25 @@ def gateway(make_settings: Callable[..., Settings], tmp_path: Path) -> Iterator[
         yield settings
 
 
+@pytest.fixture
+def cluster_gateway(make_cluster_settings: Callable[..., Settings],
+                    tmp_path: Path) -> Iterator[Settings]:
+    settings = make_cluster_settings(ingest_key_rate=1_000_000.0)
+    asyncio.run(ensure_topics(settings))
+    with running(settings, "ingest", tmp_path):
+        yield settings
+
+
 def test_keys_are_needed_and_known(gateway: Settings) -> None:
+    _keys_are_needed_and_known(gateway)
+
+
+@pytest.mark.cluster
+def test_keys_work_alike_on_a_redis_cluster(cluster_gateway: Settings) -> None:
+    _keys_are_needed_and_known(cluster_gateway)
+
+
+def _keys_are_needed_and_known(gateway: Settings) -> None:
     body = events_body([_join(1)])
     missing = post(gateway, body, key=None)
     assert (missing.status, missing.body["error"]) == (401, "missing_key")

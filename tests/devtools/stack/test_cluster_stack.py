@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shlex
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,25 +22,17 @@ from devtools.stack.cli import stack as stack_cli
 from tests.conftest import seconds
 
 
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+@pytest.fixture
+def cluster(cluster_stack: LocalStack) -> LocalStack:
+    """The session's cluster stack, up (a test here stops it; the next brings it back)."""
+    cluster_stack.up(timeout_s=seconds(300))
+    return cluster_stack
+
+
+@pytest.fixture
+def run_dir(cluster: LocalStack) -> Path:
     """The cluster stack's run folder."""
-    return tmp_path_factory.mktemp("cluster") / "run"
-
-
-@pytest.fixture(scope="module")
-def cluster(run_dir: Path) -> Iterator[LocalStack]:
-    """``stack up --redis-cluster 3 --kafka-brokers 3``, stopped after the module, pass or fail."""
-    runner = CliRunner()
-    try:
-        result = runner.invoke(stack_cli, [
-            "up", "--run-dir", str(run_dir), "--redis-cluster", "3", "--kafka-brokers", "3",
-            "--timeout", str(seconds(300)),
-        ])
-        assert result.exit_code == 0, result.output
-        yield LocalStack(run_dir=run_dir)
-    finally:
-        LocalStack(run_dir=run_dir).down()
+    return cluster.run_dir
 
 
 @pytest.fixture
