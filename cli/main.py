@@ -23,6 +23,8 @@ from common.eventloop import use_uvloop
 from common.settings import Settings
 from common.tokens import MAX_TTL_HOURS, HostTokens
 from store.client import redis_client
+from store.keys import Keys
+from store.layout import LayoutChanged, claim_partitions
 from store.server import UnsafeRedis, require_no_eviction
 
 # Commands of packages outside the product (the development tools' local stack and
@@ -48,7 +50,7 @@ def worker() -> None:
     """Run one stream worker (faust) against the configured Kafka and Redis."""
     import faust
 
-    from consumers.topics import ensure_topics, input_partitions
+    from consumers.topics import TopicLayoutError, ensure_topics, input_partitions
     from streams.app import build_app
 
     settings = command_settings()
@@ -57,10 +59,14 @@ def worker() -> None:
     # other commands may run inside another program (the tests invoke them in-process).
     use_uvloop()
     asyncio.run(_require_safe_redis(settings))
-    created = asyncio.run(ensure_topics(settings))
-    if created:
-        logging.getLogger("cli").info("created topics %s", ", ".join(created))
-    partitions = asyncio.run(input_partitions(settings))
+    try:
+        created = asyncio.run(ensure_topics(settings))
+        if created:
+            logging.getLogger("cli").info("created topics %s", ", ".join(created))
+        partitions = asyncio.run(input_partitions(settings))
+        asyncio.run(_claim_partitions(settings, partitions))
+    except (TopicLayoutError, LayoutChanged) as exc:
+        raise click.ClickException(str(exc)) from exc
     # asyncio.run closed its loop; faust's worker wants a current one.
     asyncio.set_event_loop(asyncio.new_event_loop())
     app = build_app(settings, partitions=partitions)
@@ -106,6 +112,20 @@ async def _require_safe_redis(settings: Settings) -> None:
         await redis.aclose()
 
 
+async def _claim_partitions(settings: Settings, partitions: int) -> None:
+    """Refuse topics whose partition count is not the one Redis was counted with."""
+    redis = redis_client(settings)
+    try:
+        await claim_partitions(redis, Keys(settings.key_prefix), partitions=partitions)
+    except (RedisError, OSError) as exc:
+        # Not up yet: the process retries Redis on its own; the layout goes unchecked.
+        logging.getLogger("cli").warning(
+            "cannot reach Redis (OCOP_REDIS_URL) to check the shards' partition count: %s",
+            exc)
+    finally:
+        await redis.aclose()
+
+
 @main.group()
 def topics() -> None:
     """Kafka topic administration."""
@@ -119,6 +139,47 @@ def topics_create() -> None:
     settings = command_settings()
     created = asyncio.run(ensure_topics(settings))
     click.echo(f"created: {', '.join(created) or 'nothing (all present)'}")
+
+
+@topics.command("reshard")
+@click.option("--partitions", type=click.IntRange(1, 1024), required=True,
+              help="The new topics' partition count.")
+@click.option("--views-to", required=True, help="The new views topic (must not exist yet "
+              "or be empty).")
+@click.option("--orders-to", required=True, help="The new orders topic.")
+def topics_reshard(partitions: int, views_to: str, orders_to: str) -> None:
+    """Copy the views and orders topics into new topics of another partition count.
+
+    Stop every producer first (the gateway, connectors, the simulator): what arrives
+    during the copy is not copied. Then point OCOP_VIEWS_TOPIC, OCOP_ORDERS_TOPIC and
+    OCOP_PARTITIONS at the new topics and run `ocop-live rebuild` with the workers
+    stopped (docs/runbook.md, "More partitions").
+    """
+    from consumers.reshard import ReshardRefused, reshard
+    from consumers.topics import TopicLayoutError
+
+    settings = command_settings()
+    configure_logging()
+
+    def progress(done: int, total: int) -> None:
+        click.echo(f"\rcopied {done:,}/{total:,} records", nl=False, err=True)
+
+    try:
+        report = asyncio.run(reshard(settings, partitions=partitions, views_to=views_to,
+                                     orders_to=orders_to, progress=progress))
+    except (ReshardRefused, TopicLayoutError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    copied = ", ".join(f"{n:,} records of {topic}" for topic, n in report.copied.items())
+    click.echo(f"\ncopied {copied} into {views_to} and {orders_to} ({partitions} partitions)")
+    if report.arrived_during:
+        click.echo(f"{report.arrived_during:,} records arrived during the copy and were not "
+                   "copied: a producer is still running. Stop it, delete the new topics and "
+                   "copy again.", err=True)
+        raise SystemExit(1)
+    click.echo(f"next: stop the workers, set OCOP_VIEWS_TOPIC={views_to} "
+               f"OCOP_ORDERS_TOPIC={orders_to} OCOP_PARTITIONS={partitions}, run "
+               "`ocop-live rebuild`, start the workers, and point the producers at the new "
+               "topics")
 
 
 @main.group()

@@ -8,12 +8,14 @@ afterwards resume exactly there.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import GroupCoordinatorNotAvailableError
 
 from common.settings import Settings
 from consumers.topics import input_partitions
@@ -21,6 +23,7 @@ from counting.aggregate import Record, record_time_ms
 from counting.delta import DeadLetter
 from store.client import RedisClient, redis_client
 from store.keys import Keys
+from store.layout import record_partitions
 from streams.catalog import CatalogProcessor
 from streams.pipeline import BatchProcessor
 from streams.ranges import KafkaRangeReader
@@ -29,6 +32,10 @@ from streams.wiring import aggregator_for, catalog_store_for, store_for
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
+
+
+# Seconds, one try a second, that Kafka gets to elect a coordinator for the group.
+_COORDINATOR_TRIES = 30
 
 
 class RebuildRefused(RuntimeError):
@@ -65,7 +72,16 @@ async def _active_members(settings: Settings) -> int:
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     await admin.start()
     try:
-        responses = await admin.describe_consumer_groups([settings.app_id])
+        # A cluster where no group ever ran creates its offsets topic on this first
+        # question and has no coordinator for a few seconds.
+        for attempt in range(_COORDINATOR_TRIES):
+            try:
+                responses = await admin.describe_consumer_groups([settings.app_id])
+                break
+            except GroupCoordinatorNotAvailableError:
+                if attempt == _COORDINATOR_TRIES - 1:
+                    raise
+                await asyncio.sleep(1)
     finally:
         await admin.close()
     # DescribeGroups v0 rows: (error, group_id, state, protocol_type, protocol, members).
@@ -132,6 +148,7 @@ async def rebuild(
                       CatalogProcessor(store=catalog, sink=sink).process, batch_max)
         # The live workers dead-letter records on the wrong partition: so must this.
         partitions = await input_partitions(settings)
+        await record_partitions(redis, keys, partitions=partitions)
         processor = BatchProcessor(aggregator=aggregator_for(settings, partitions=partitions),
                                    store=store_for(redis, settings), sink=sink, ranges=ranges)
         done = await _replay(consumer, settings, [settings.views_topic, settings.orders_topic],

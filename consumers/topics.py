@@ -92,6 +92,15 @@ async def ensure_topics(settings: Settings) -> list[str]:
                 f"views and orders topics must have the same partition count so one "
                 f"session's events share a shard, found {counts}; recreate one of them"
             )
+        if set(counts.values()) != {settings.partitions}:
+            # The web process reads OCOP_PARTITIONS shards: with more partitions it would
+            # miss sessions, and partitions added to a topic move keys (store/layout.py).
+            raise TopicLayoutError(
+                f"the views and orders topics have {counts[settings.views_topic]} "
+                f"partitions but OCOP_PARTITIONS is {settings.partitions}; set it to the "
+                f"topics' count, and never add partitions to a counted topic "
+                f"(docs/runbook.md, \"More partitions\")"
+            )
         for spec in specs:
             if spec not in missing and spec.max_message_bytes is not None:
                 await _check_message_limit(admin, spec)

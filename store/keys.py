@@ -110,6 +110,11 @@ class Keys:
         campaign's retention, so a report can draw a past fair's timeline."""
         return f"{self._shard(shard)}:quarter:{quarter_ms}"
 
+    def layout(self) -> str:
+        """Hash of the layout the shards were counted with (``partitions``): a worker
+        refuses topics with another partition count (``store/layout.py``)."""
+        return f"{self.prefix}:layout"
+
     def catalog(self) -> str:
         """Hash session id → catalog JSON (its own slot; never in a shard transaction)."""
         return f"{self.prefix}:{{catalog}}:sessions"

@@ -207,9 +207,10 @@ def check_exact(outcome: Outcome) -> None:
 
 
 async def prepare(make_settings: Callable[..., Settings], events: int, chunks: int,
-                   seed: int, **overrides: Any) -> tuple[Run, dict[str, Any]]:
-    """A fair on 4 partitions of fresh topics, and its ground truth."""
-    settings = make_settings(partitions=4, **overrides)
+                   seed: int, *, partitions: int = 4,
+                   **overrides: Any) -> tuple[Run, dict[str, Any]]:
+    """A fair on ``partitions`` partitions of fresh topics, and its ground truth."""
+    settings = make_settings(partitions=partitions, **overrides)
     await ensure_topics(settings)
     run = Run.plan(settings, events=events, chunks=chunks, seed=seed)
     return run, compute_truth(run.fair.messages, run.fair.catalog, seed=seed)

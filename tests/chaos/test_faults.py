@@ -78,6 +78,31 @@ async def test_scale_two_to_three_to_one_while_events_flow(
     check_exact(outcome)
 
 
+async def test_twelve_partitions_scaled_one_to_four_to_two_while_events_flow(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    run, truth = await prepare(make_settings, 200_000 if FULL else 48_000, 4, seed=212,
+                               partitions=12)
+    async with supervised(WorkerPool(run.settings, tmp_path)) as pool:
+        first = pool.start()
+        sends = run.send_chunks()
+        await next(sends)
+        # Three more join at once: every partition moves while events are in flight.
+        added = [await asyncio.to_thread(pool.start) for _ in range(3)]
+        await next(sends)
+        for index in (first, added[0]):
+            await asyncio.to_thread(pool.retire, index)
+        await next(sends)
+        await asyncio.to_thread(pool.start)
+        await next(sends)
+        run.faults = 4
+        outcome = await finish(run, pool, "12 partitions: scale 1→4→2→3", truth=truth,
+                               expected_letters=truth["dead_letters"],
+                               faults_done_at=time.monotonic())
+        assert len(pool.workers) == 3
+    check_exact(outcome)
+
+
 @pytest.mark.parametrize(
     ("component", "seed", "label"),
     [("kafka", 303, "kill -9 Kafka"), ("redis", 404, "kill -9 Redis (AOF everysec)")],
