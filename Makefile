@@ -35,7 +35,7 @@ chaos: setup
 	cat .run/chaos-report.md
 
 # The benchmark harness (bench/): BENCH_QUICK=1 for the short mode, BENCH_RUNS, BENCH_SOAK_S,
-# BENCH_ONLY=soak (or flash, kill, gateway) for those scenarios alone.
+# BENCH_ONLY=soak (or flash, kill, gateway, scaling) for those scenarios alone.
 bench: setup
 	$(BIN)/python -m pip install -q -e '.[bench]'
 	$(BIN)/python -m bench

@@ -8,7 +8,7 @@ from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 # The scenarios BENCH_ONLY can pick.
-ONLY = ("flash", "kill", "soak", "gateway")
+ONLY = ("flash", "kill", "soak", "gateway", "scaling")
 # Those that pace a share of the capacity, which is then measured once first.
 PACED = ("flash", "kill", "soak")
 
@@ -75,6 +75,9 @@ class BenchConfig:
     gateway_events: int = 100_000
     gateway_s: float = 30.0
     gateway_clients: int = 4
+    # Worker scaling: events pre-filled (1 event/message) once per backend and drained by
+    # 1, 2 and 4 workers in turn.
+    scaling_events: int = 300_000
     partitions: int = 6
     seed: int = 20231125
     run_dir: Path = BENCH_DIR / ".run"
@@ -99,9 +102,9 @@ class BenchConfig:
     def from_env(cls, env: Mapping[str, str]) -> BenchConfig:
         """Read ``BENCH_RUNS``, ``BENCH_QUICK``, ``BENCH_SOAK_S`` and ``BENCH_ONLY``.
 
-        ``BENCH_ONLY=soak`` (or ``flash``, ``kill``, ``gateway``, comma-separated) runs
-        only those scenarios, after measuring the capacity once if one of them paces a
-        share of it (``PACED``); its results go to
+        ``BENCH_ONLY=soak`` (or ``flash``, ``kill``, ``gateway``, ``scaling``,
+        comma-separated) runs only those scenarios, after measuring the capacity once if
+        one of them paces a share of it (``PACED``); its results go to
         ``bench/results/only-<names>/``, so the full run's files stay as they are.
         """
         quick = env.get("BENCH_QUICK", "").strip() not in ("", "0", "false", "no")
@@ -121,7 +124,7 @@ class BenchConfig:
             runs=1, quick=True, soak_s=60.0, single_events=40_000, envelope_events=150_000,
             naive_messages=4_000, freshness_s=10.0, fanout_s=10.0, flash_s=10.0,
             recover_cap_s=45.0, warmup_s=15.0, profile_s=8.0, gateway_events=50_000,
-            gateway_s=10.0, soak_lateness_s=60,
+            gateway_s=10.0, scaling_events=60_000, soak_lateness_s=60,
             soak_order_horizon_s=60, soak_minute_retention_s=60, soak_live_s=60,
         )
 

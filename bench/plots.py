@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from bench.scenarios.scaling import BACKENDS, PARTITIONS, WORKERS, key
 from bench.scenarios.soak import SoakSeries
 from bench.stats import Series
 from bench.targets import Results
@@ -128,6 +130,31 @@ def soak_state(soak: SoakSeries, path: Path) -> None:
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     axes[-1].set_xlabel("minutes")
+    _save(fig, path)
+
+
+def scaling(figures: Mapping[str, float], path: Path) -> None:
+    """Events/s against workers, one line per backend, each with the ideal linear
+    speed-up from its own 1-worker rate (dashed)."""
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    labels = {"single": "single Redis", "cluster": "Redis Cluster (3 masters)"}
+    for backend, color in zip(BACKENDS, ("#4c78a8", "#f58518"), strict=True):
+        rates = [figures.get(key(backend, n, "events_s"), math.nan) for n in WORKERS]
+        ax.plot(WORKERS, rates, "o-", color=color, label=labels[backend])
+        if not math.isnan(rates[0]):
+            ax.plot(WORKERS, [rates[0] * n for n in WORKERS], "--", color=color, alpha=0.5,
+                    label=f"{labels[backend]}, ideal linear")
+    cores = figures.get("cores", math.nan)
+    if not math.isnan(cores):
+        ax.axvline(cores, color="grey", linewidth=0.8, linestyle=":",
+                   label=f"{cores:.0f} cores")
+    ax.set_xticks(WORKERS)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel(f"workers (one consumer group, {PARTITIONS} partitions)")
+    ax.set_ylabel("events per second")
+    ax.set_title("Worker scaling: one consumer group draining the same fair")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
     _save(fig, path)
 
 

@@ -7,6 +7,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bench.config import PACED
+from bench.scenarios.scaling import BACKENDS as SCALING_BACKENDS
+from bench.scenarios.scaling import WORKERS as SCALING_WORKERS
+from bench.scenarios.scaling import key as scaling_key
+from bench.stats import ratio
 from bench.targets import TARGETS, Results, Verdict, judge
 
 # (scenario, figure, label, unit, scale) rows of the main table, in reading order.
@@ -281,9 +285,101 @@ def gateway_section(results: Results) -> list[str]:
     ]
 
 
+def scaling_rows(f: Mapping[str, float]) -> list[list[str]]:
+    """One row per worker count: events/s on each backend, cluster / single, and each
+    backend's per-worker efficiency (speed-up over its 1 worker / workers)."""
+    def get(name: str) -> float:
+        return f.get(name, math.nan)
+
+    return [[str(n), number(get(scaling_key("single", n, "events_s"))),
+             number(get(scaling_key("cluster", n, "events_s"))),
+             _times(get(f"ratio.w{n}.events_s")),
+             _share(get(scaling_key("single", n, "efficiency"))),
+             _share(get(scaling_key("cluster", n, "efficiency")))]
+            for n in SCALING_WORKERS]
+
+
+def _share(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value:.0%}"
+
+
+# Past this share of the records applied before the fill ended, a scaling run measured
+# the fill as much as the workers.
+_FILL_BOUND = 0.5
+
+
+def scaling_section(results: Results) -> list[str]:
+    """Workers 1, 2 and 4 on a single Redis and on a Redis Cluster (empty without it)."""
+    f = results.once.get("scaling")
+    if f is None:
+        return []
+    cores = f.get("cores", math.nan)
+    speedups = "; ".join(
+        f"{label}: " + ", ".join(
+            f"{_times(f.get(scaling_key(b, n, 'speedup'), math.nan))} with {n}"
+            for n in SCALING_WORKERS[1:])
+        for b, label in (("single", "single Redis"), ("cluster", "Redis Cluster")))
+    runs = [(b, n) for b in SCALING_BACKENDS for n in SCALING_WORKERS]
+    exited = [f"{b}, {n} workers" for b, n in runs
+              if f.get(scaling_key(b, n, "exited"), 0.0) == 1.0]
+    failed = [f"{b}, {n} workers ({_whole(f[scaling_key(b, n, 'records_recorded')])} of "
+              f"{_whole(f[scaling_key(b, n, 'records_expected')])} records recorded)"
+              for b, n in runs if f.get(scaling_key(b, n, "checked"), 1.0) == 0.0
+              and f.get(scaling_key(b, n, "exited"), 0.0) == 0.0]
+    checks = []
+    if exited:
+        checks.append("**A worker exited before the drain ended in " + "; ".join(exited) +
+                      "**: those figures are left out (the worker logs are in "
+                      "`bench/.run/logs`).")
+    if failed:
+        checks.append("**Redis did not record every partition at its end offset for " +
+                      "; ".join(failed) + "**: those figures are left out.")
+    if not checks:
+        checks.append("After every run Redis recorded each partition's offset at the "
+                      "topic's end offset: no run lost records.")
+    bound = [f"{b}, {n} workers" for b, n in runs
+             if f.get(scaling_key(b, n, "fill_share"), 0.0) > _FILL_BOUND]
+    if bound:
+        checks.append(f"The workers kept up with the fill (over {_FILL_BOUND:.0%} of the "
+                      f"records applied before it ended) in " + "; ".join(bound) +
+                      ": there the fill, not the workers, set the pace, so those rates are "
+                      "floors.")
+    during_fill = ", ".join(
+        f"{_share(f.get(scaling_key(b, n, 'fill_share'), math.nan))} ({b}, {n})"
+        for b, n in runs)
+    return [
+        "## Worker scaling: 1, 2 and 4 workers, single Redis and Redis Cluster",
+        f"One generated fair of {_whole(f['events'])} events, one per message, drained by "
+        f"1, 2 and 4 `ocop-live worker` processes in one consumer group from "
+        f"{_whole(f['partitions'])} partitions; each run has a group, key prefix and "
+        f"topics of its own, filled with the same fair once the group holds every worker "
+        f"(on pre-filled topics the first worker would drain alone until the others "
+        f"joined), and is timed from the first record applied to the last; the bench "
+        f"fills the topics meanwhile (records applied before the fill ended: "
+        f"{during_fill}). Single Redis: the "
+        f"bench's own stack (one broker, one redis-server). Redis Cluster: a second stack "
+        f"of three Kafka brokers (replication factor 3, min.insync.replicas 2) and three "
+        f"Redis masters with a replica each. Efficiency is the speed-up over the "
+        f"backend's 1-worker rate divided by the workers.",
+        table(["workers", "single events/s", "cluster events/s", "cluster / single",
+               "efficiency, single", "efficiency, cluster"], scaling_rows(f)),
+        f"Speed-up over 1 worker: {speedups}. This machine has {_whole(cores)} cores, "
+        f"shared by the workers, Kafka and Redis, so the curve flattens past "
+        f"{_whole(cores)} workers: more workers split the same cores between more "
+        f"processes. The busiest partition holds "
+        f"{_share(f.get('hottest_partition_share', math.nan))} of the records (an even "
+        f"spread: {_share(ratio(1, f['partitions']))}): the worker that holds it finishes "
+        f"last.",
+        *checks,
+        "Plot: `scaling.png` (events/s against workers, each backend with its ideal "
+        "linear line from 1 worker).",
+    ]
+
+
 # BENCH_ONLY names → the prefixes of their targets' keys (bench/targets.py).
 _ONLY_TARGETS: Mapping[str, tuple[str, ...]] = {
-    "flash": ("flash",), "kill": ("recovery",), "soak": ("soak_",), "gateway": ()}
+    "flash": ("flash",), "kill": ("recovery",), "soak": ("soak_",), "gateway": (),
+    "scaling": ()}
 
 
 def _whole(value: float) -> str:
@@ -323,6 +419,7 @@ def render(results: Results, meta: Meta) -> str:
         parts += [f"- **{v.target.text}**: {meta.notes[v.target.key]}" for v in missed]
     parts += soak_section(results)
     parts += gateway_section(results)
+    parts += scaling_section(results)
     parts += [
         "## Figures",
         table(["figure", "median", "unit", "each run"], _figure_rows(results)),

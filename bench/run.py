@@ -29,6 +29,7 @@ from bench.scenarios.flash import flash_sale
 from bench.scenarios.freshness import freshness
 from bench.scenarios.gateway import gateway
 from bench.scenarios.recovery import worker_killed
+from bench.scenarios.scaling import PARTITIONS, WORKERS, scaling
 from bench.scenarios.soak import SoakSeries, soak
 from bench.targets import Results
 from bench.throughput import Throughput
@@ -107,11 +108,13 @@ async def _live(ctx: Context, rate: float, raw: Raw) -> dict[str, Figures]:
 
 async def _once(ctx: Context, capacity: float, raw: Raw,
                 which: Sequence[str] = ONLY) -> dict[str, Figures]:
-    """Flash sale, worker kill, soak and gateway (those in ``which``), each on its own.
+    """Flash sale, worker kill, soak, gateway and worker scaling (those in ``which``),
+    each on its own.
 
     A rig of its own for each paced one: a flash-sale backlog still draining would be
-    blamed on the kill, and the soak's horizons are shortened. The gateway runs on no
-    rig: a worker there would share the two cores with the gateway it measures.
+    blamed on the kill, and the soak's horizons are shortened. The gateway and the
+    scaling runs use no rig: a worker there would share the two cores with what they
+    measure.
     """
     config = ctx.config
     base = config.load_share * capacity
@@ -140,6 +143,10 @@ async def _once(ctx: Context, capacity: float, raw: Raw,
         ctx.log("ingest gateway and straight to Kafka, 500-event batches")
         out["gateway"], latencies = await gateway(ctx)
         raw.gateway_ms, raw.straight_ms = latencies.gateway_ms, latencies.straight_ms
+    if "scaling" in which:
+        ctx.log(f"worker scaling: {', '.join(map(str, WORKERS))} workers, single Redis and "
+                f"Redis Cluster")
+        out["scaling"] = await scaling(ctx)
     return out
 
 
@@ -244,6 +251,9 @@ def _settings_table(config: BenchConfig, settings: Settings) -> dict[str, str]:
         "gateway": (f"{config.gateway_events:,} events sent over and over in batches of "
                     f"500 from {config.gateway_clients} connections for "
                     f"{config.gateway_s:.0f} s a path"),
+        "scaling": (f"{config.scaling_events:,} events (1 event/message) on {PARTITIONS} "
+                    f"partitions, drained by {', '.join(map(str, WORKERS))} workers on "
+                    f"each backend"),
         "soak rotation": (f"{config.soak_groups} groups of sessions, each live "
                           f"{config.soak_live_s} s then quiet "
                           f"{(config.soak_groups - 1) * config.soak_live_s} s"),
@@ -276,8 +286,11 @@ def _write(config: BenchConfig, results: Results, raw: Raw, meta: Meta) -> None:
                    "straight to Kafka": raw.straight_ms},
                   out / "gateway.png", title="500-event batches: send → every Kafka ack",
                   xlabel="ms per batch", ylabel="share of batches")
+    if "scaling" in results.once:
+        plots.scaling(results.once["scaling"], out / "scaling.png")
     meta.plots = [p for p in ("throughput.png", "freshness.png", "fanout.png", "flash.png",
-                              "kill.png", "soak.png", "soak-state.png", "gateway.png")
+                              "kill.png", "soak.png", "soak-state.png", "gateway.png",
+                              "scaling.png")
                   if (out / p).exists()]
     (out / "results.md").write_text(render(results, meta))
     (out / "results.json").write_text(json.dumps(
