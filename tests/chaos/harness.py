@@ -177,6 +177,8 @@ async def finish(run: Run, pool: WorkerPool | None, scenario: str, *, truth: dic
             "source_topic", "source_partition", "source_offset", "source_index"))
         for r in letters
     }
+    if run.settings.redis_cluster:
+        scenario += " [cluster stack]"
     outcome = Outcome(scenario, run.fair.config.events, run.faults,
                       pool.restarts if pool else 0, drift, len(unique), expected_letters,
                       recover_s)

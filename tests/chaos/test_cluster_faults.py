@@ -120,7 +120,7 @@ async def test_a_redis_master_killed_after_its_replica_fell_behind(
         run.notes.append(f"replica promoted {promoted_s:.1f} s after the kill")
         await asyncio.to_thread(cluster_stack.up, timeout_s=seconds(300))
         await next(sends)
-        outcome = await finish(run, pool, "kill -9 Redis Cluster master (replica behind)",
+        outcome = await finish(run, pool, "kill -9 a Redis master (replica behind)",
                                truth=truth, expected_letters=truth["dead_letters"],
                                faults_done_at=time.monotonic())
     client.close()

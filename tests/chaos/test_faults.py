@@ -16,15 +16,16 @@ import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import pytest
-from redis.asyncio import Redis
 
 from common.settings import Settings
 from consumers.rebuild import rebuild
 from devtools.simulator.fair import Message
 from devtools.simulator.truth import compute_truth
 from devtools.stack import LocalStack
+from store.client import redis_client
 from store.keys import Keys
 from tests.chaos.harness import FULL, WorkerPool, check_exact, finish, prepare, supervised
 from tests.conftest import seconds
@@ -32,12 +33,27 @@ from tests.conftest import seconds
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
 
 
+# The faults of the workers themselves run on both stacks; the engines' own faults differ
+# (kill -9 the one broker or the one Redis here, a cluster master or one broker of three
+# in test_cluster_faults.py).
+ON_BOTH = pytest.mark.parametrize(
+    "on", ["single", pytest.param("cluster", marks=pytest.mark.cluster)])
+
+
+@pytest.fixture
+def settings_on(request: pytest.FixtureRequest, on: str) -> Callable[..., Settings]:
+    """Settings for the stack ``on`` names: the session's single stack or its cluster."""
+    name = "make_settings" if on == "single" else "make_cluster_settings"
+    return cast(Callable[..., Settings], request.getfixturevalue(name))
+
+
+@ON_BOTH
 @pytest.mark.parametrize("static", [False, True], ids=["dynamic", "static-membership"])
 async def test_worker_killed_again_and_again(
-    make_settings: Callable[..., Settings], tmp_path: Path, static: bool
+    settings_on: Callable[..., Settings], tmp_path: Path, static: bool
 ) -> None:
     kills = 20 if FULL else 3
-    run, truth = await prepare(make_settings, 500_000 if FULL else 60_000, kills, seed=101)
+    run, truth = await prepare(settings_on, 500_000 if FULL else 60_000, kills, seed=101)
     rng = random.Random(101)
     # Static membership hands the partitions straight back to the restarted worker: the
     # fence must hold there too, with no rebalance in between.
@@ -56,10 +72,11 @@ async def test_worker_killed_again_and_again(
     check_exact(outcome)
 
 
+@ON_BOTH
 async def test_scale_two_to_three_to_one_while_events_flow(
-    make_settings: Callable[..., Settings], tmp_path: Path
+    settings_on: Callable[..., Settings], tmp_path: Path
 ) -> None:
-    run, truth = await prepare(make_settings, 200_000 if FULL else 40_000, 4, seed=202)
+    run, truth = await prepare(settings_on, 200_000 if FULL else 40_000, 4, seed=202)
     async with supervised(WorkerPool(run.settings, tmp_path)) as pool:
         first, second = pool.start(), pool.start()
         sends = run.send_chunks()
@@ -130,19 +147,23 @@ async def test_stack_component_killed_and_restarted(
     check_exact(outcome)
 
 
+@ON_BOTH
 async def test_redis_wiped_then_rebuilt(
-    make_settings: Callable[..., Settings], tmp_path: Path
+    settings_on: Callable[..., Settings], tmp_path: Path
 ) -> None:
-    run, truth = await prepare(make_settings, 100_000 if FULL else 30_000, 1, seed=505)
+    run, truth = await prepare(settings_on, 100_000 if FULL else 30_000, 1, seed=505)
     async with supervised(WorkerPool(run.settings, tmp_path)) as pool:
         pool.start()
         for send in run.send_chunks():
             await send
         await finish(run, pool, "(before wipe)", truth=truth,
                      expected_letters=truth["dead_letters"], faults_done_at=time.monotonic())
-    redis = Redis.from_url(run.settings.redis_url, decode_responses=True)
-    keys = await redis.keys(Keys(run.settings.key_prefix).everything())
-    await redis.delete(*keys)
+    redis = redis_client(run.settings, decode_responses=True)
+    keys = [key async for key in redis.scan_iter(match=Keys(run.settings.key_prefix)
+                                                 .everything())]
+    assert keys
+    for key in keys:
+        await redis.delete(key)
     await redis.aclose()
     run.faults = 1
     started = time.monotonic()
@@ -168,11 +189,12 @@ def _without(messages: list[Message], prefix: str) -> tuple[list[Message], int]:
     return kept, failing
 
 
+@ON_BOTH
 async def test_handler_failures_are_dead_lettered_and_the_rest_counts(
-    make_settings: Callable[..., Settings], tmp_path: Path
+    settings_on: Callable[..., Settings], tmp_path: Path
 ) -> None:
     prefix = "e1"
-    run, _ = await prepare(make_settings, 100_000 if FULL else 30_000, 1, seed=606,
+    run, _ = await prepare(settings_on, 100_000 if FULL else 30_000, 1, seed=606,
                             fault_event_prefix=prefix)
     counted, failing = _without(run.fair.messages, prefix)
     assert failing > 0
