@@ -41,6 +41,15 @@ def spawn(settings: Settings, role: str, log_dir: Path) -> tuple[subprocess.Pope
     return proc, log_path
 
 
+def gone(pid: int) -> bool:
+    """Whether no process has ``pid`` any more."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
 def stop(proc: subprocess.Popen[bytes], sig: signal.Signals = signal.SIGTERM) -> None:
     """Signal the process group and wait; escalate to SIGKILL if it lingers."""
     if proc.poll() is None:

@@ -1,4 +1,5 @@
-"""A small HTTP client for the gateway tests, and ingest keys made with the real CLI."""
+"""A small HTTP client for the gateway tests, ingest keys made with the real CLI, and
+what the gateway put on a topic."""
 
 from __future__ import annotations
 
@@ -10,8 +11,12 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
 from common.settings import Settings
+from counting.contract import MessageDecoder
 from tests.conftest import seconds, settings_env
+from tests.processes import end_offsets
 
 JSON = "application/json"
 NDJSON = "application/x-ndjson"
@@ -71,3 +76,28 @@ def add_key(settings: Settings, name: str, *binding: str) -> str:
     result = cli(settings, "keys", "add", name, *binding)
     assert result.returncode == 0, result.stderr
     return result.stdout.splitlines()[0]
+
+
+async def topic_events(settings: Settings, kind: str) -> list[tuple[bytes, object]]:
+    """Every event on the ``kind`` ("views" or "orders") topic, with its record key; each
+    record must decode cleanly."""
+    topic = settings.views_topic if kind == "views" else settings.orders_topic
+    ends = await end_offsets(settings, [topic])
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap,
+                                enable_auto_commit=False)
+    await consumer.start()
+    decoder = MessageDecoder(kind=kind)
+    found: list[tuple[bytes, object]] = []
+    try:
+        tps = [TopicPartition(name, partition) for name, partition in ends]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        for tp in tps:
+            while await consumer.position(tp) <= ends[(tp.topic, tp.partition)]:
+                for record in (await consumer.getmany(tp, timeout_ms=1000)).get(tp, []):
+                    decoded = decoder.decode(value=record.value, key=record.key)
+                    assert not decoded.rejected
+                    found.extend((record.key, e) for e in decoded.events)
+    finally:
+        await consumer.stop()
+    return found

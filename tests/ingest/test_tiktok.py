@@ -12,16 +12,15 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from common.settings import Settings
 from consumers.topics import ensure_topics
-from counting.contract import MessageDecoder, ViewerCount, ViewEvent
+from counting.contract import ViewerCount, ViewEvent
 from ingest import tiktok
 from ingest.events import check_events, decoders
 from ingest.producer import Delivery
 from ingest.tiktok_room import Room
-from tests.processes import end_offsets
+from tests.ingest.client import topic_events
 
 pytest.importorskip(
     "TikTokLive",
@@ -171,26 +170,7 @@ def test_the_librarys_extended_user_maps_the_same() -> None:
 
 
 async def _views(settings: Settings) -> list[tuple[bytes, object]]:
-    """Every event on the views topic, with its record key."""
-    ends = await end_offsets(settings, [settings.views_topic])
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap,
-                                enable_auto_commit=False)
-    await consumer.start()
-    decoder = MessageDecoder(kind="views")
-    found: list[tuple[bytes, object]] = []
-    try:
-        tps = [TopicPartition(topic, partition) for topic, partition in ends]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        for tp in tps:
-            while await consumer.position(tp) <= ends[(tp.topic, tp.partition)]:
-                for record in (await consumer.getmany(tp, timeout_ms=1000)).get(tp, []):
-                    decoded = decoder.decode(value=record.value, key=record.key)
-                    assert not decoded.rejected
-                    found.extend((record.key, e) for e in decoded.events)
-    finally:
-        await consumer.stop()
-    return found
+    return await topic_events(settings, "views")
 
 
 @pytest.mark.integration

@@ -13,14 +13,13 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from common.settings import Settings
 from consumers.topics import ensure_topics
-from counting.contract import MessageDecoder, OrderEvent, Status
+from counting.contract import OrderEvent, Status
 from devtools.stack.ports import pick_free_ports
 from ingest.webhooks import SIGNATURE_HEADER, signature_header
-from tests.ingest.client import Answer, cli, post_webhook
+from tests.ingest.client import Answer, cli, post_webhook, topic_events
 from tests.processes import end_offsets, running
 
 pytestmark = pytest.mark.integration
@@ -96,27 +95,8 @@ async def _send(settings: Settings, source: str, body: bytes,
 
 
 async def _orders(settings: Settings) -> list[tuple[bytes, OrderEvent]]:
-    """Every event on the orders topic, with its record key."""
-    ends = await end_offsets(settings, [settings.orders_topic])
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap,
-                                enable_auto_commit=False)
-    await consumer.start()
-    decoder = MessageDecoder(kind="orders")
-    found: list[tuple[bytes, OrderEvent]] = []
-    try:
-        tps = [TopicPartition(topic, partition) for topic, partition in ends]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        for tp in tps:
-            while await consumer.position(tp) <= ends[(tp.topic, tp.partition)]:
-                for record in (await consumer.getmany(tp, timeout_ms=1000)).get(tp, []):
-                    decoded = decoder.decode(value=record.value, key=record.key)
-                    assert not decoded.rejected
-                    found.extend((record.key, e) for e in decoded.events
-                                 if isinstance(e, OrderEvent))
-    finally:
-        await consumer.stop()
-    return found
+    return [(key, e) for key, e in await topic_events(settings, "orders")
+            if isinstance(e, OrderEvent)]
 
 
 async def _gateway(make_settings: Callable[..., Settings], tmp_path: Path,

@@ -7,18 +7,16 @@ truth, freshness is observed, lag returns to 0, and promtool finds both scrapes 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import math
 import time
 import urllib.request
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from websockets.asyncio.client import ClientConnection, connect
 
 from common.settings import Settings
 from consumers.topics import ensure_topics
@@ -28,6 +26,7 @@ from devtools.simulator.truth import compute_truth
 from tests.conftest import seconds
 from tests.deploy import promtool
 from tests.expectations import sample_fair_catalog
+from tests.ops.screens import acking_screen
 from tests.processes import running, wait_caught_up
 
 pytestmark = pytest.mark.integration
@@ -95,25 +94,6 @@ async def _until(port: int, done: Callable[[Scrape], bool], what: str) -> Scrape
         await asyncio.sleep(0.25)
 
 
-@contextlib.asynccontextmanager
-async def _screen(settings: Settings) -> AsyncIterator[ClientConnection]:
-    """A board screen that reports every sequence number it receives, as board.js does."""
-    async with connect(f"ws://127.0.0.1:{settings.web_port}/ws/board") as socket:
-
-        async def report() -> None:
-            async for raw in socket:
-                seq = json.loads(raw).get("seq")
-                if isinstance(seq, int):
-                    await socket.send(json.dumps({"type": "ack", "seq": seq}))
-
-        task = asyncio.create_task(report())
-        try:
-            yield socket
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-
-
 def _promtool_clean(scrape: Scrape, role: str, save: Path) -> None:
     save.write_text(scrape.text)
     code, output = promtool.run("check", "metrics", stdin=scrape.text.encode())
@@ -135,7 +115,7 @@ async def test_metrics_of_a_short_fair_match_the_truth(
     worker_port, web_port = settings.worker_metrics_port, settings.web_port
 
     with running(settings, "worker", tmp_path), running(settings, "web", tmp_path):
-        async with _screen(settings):
+        async with acking_screen(f"ws://127.0.0.1:{settings.web_port}/ws/board"):
             target = KafkaTarget(settings.kafka_bootstrap, settings.views_topic,
                                  settings.orders_topic, settings.sessions_topic)
             await send_fair(fair, target, paced=False, progress=False)

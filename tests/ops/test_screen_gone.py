@@ -5,22 +5,20 @@ scraped samples, names that screen and no other."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
 from redis.asyncio import Redis
-from websockets.asyncio.client import ClientConnection, connect
 
 from common.catalog import SAMPLE_CATALOG, load_catalog
 from common.settings import Settings
 from devtools.screenshots import SHOWN_FAIR, live_fair
 from tests.conftest import seconds
 from tests.deploy import promtool
+from tests.ops.screens import acking_screen
 from tests.ops.test_live_metrics import Scrape, _scrape
 from tests.processes import running
 from tests.web.writes import VIEWS, count, join, now_ms, store_catalog
@@ -33,25 +31,6 @@ GAUGE = "ocop_screen_last_seen_seconds"
 # The alert's threshold, and a margin so the last scrape is clearly past it.
 SILENT_S = 60
 MARGIN_S = 3
-
-
-@contextlib.asynccontextmanager
-async def _screen(port: int, name: str) -> AsyncIterator[ClientConnection]:
-    """A named board screen that acks every sequence number it receives, as board.js does."""
-    async with connect(f"ws://127.0.0.1:{port}/ws/board?screen={name}") as socket:
-
-        async def report() -> None:
-            async for raw in socket:
-                seq = json.loads(raw).get("seq")
-                if isinstance(seq, int):
-                    await socket.send(json.dumps({"type": "ack", "seq": seq}))
-
-        task = asyncio.create_task(report())
-        try:
-            yield socket
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
 
 
 class Samples:
@@ -98,6 +77,10 @@ def _rule_expr(alert: str) -> str:
                 if rule.get("alert") == alert)
 
 
+def _board(port: int, name: str) -> str:
+    return f"ws://127.0.0.1:{port}/ws/board?screen={name}"
+
+
 async def test_an_unplugged_named_screen_is_named_by_the_alert(
     make_settings: Callable[..., Settings], tmp_path: Path
 ) -> None:
@@ -113,8 +96,8 @@ async def test_an_unplugged_named_screen_is_named_by_the_alert(
     deadline = time.monotonic() + seconds(SILENT_S + 60)
 
     with running(settings, "web", tmp_path):
-        async with _screen(settings.web_port, STAYING):
-            async with _screen(settings.web_port, GONE):
+        async with acking_screen(_board(settings.web_port, STAYING)):
+            async with acking_screen(_board(settings.web_port, GONE)):
                 # Connected: the gauge advances with its acks.
                 while len(set(samples.seen(GONE))) < 3:
                     assert time.monotonic() < deadline, "the gauge never advanced"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shlex
 import uuid
 from pathlib import Path
@@ -20,6 +19,7 @@ from consumers.topics import ensure_topics
 from devtools.stack import LocalStack, StackAddresses, StackError
 from devtools.stack.cli import stack as stack_cli
 from tests.conftest import seconds
+from tests.processes import gone
 
 
 @pytest.fixture
@@ -39,14 +39,6 @@ def run_dir(cluster: LocalStack) -> Path:
 def addrs(cluster: LocalStack) -> StackAddresses:
     """The cluster stack's addresses."""
     return cluster.addresses()
-
-
-def _gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
 
 
 def _redis_ports(run_dir: Path) -> list[int]:
@@ -154,7 +146,7 @@ def test_status_env_and_down_cover_every_node(
     assert len(pids) == 9
     down = runner.invoke(stack_cli, ["down", "--run-dir", str(run_dir)])
     assert down.exit_code == 0, down.output
-    assert all(_gone(pid) for pid in pids)
+    assert all(gone(pid) for pid in pids)
     status = runner.invoke(stack_cli, ["status", "--run-dir", str(run_dir)])
     assert status.stdout.count("stopped") == 2
 

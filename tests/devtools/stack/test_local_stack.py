@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shlex
 import socket
 import stat
@@ -16,6 +15,7 @@ from click.testing import CliRunner
 
 from devtools.stack import LocalStack, StackAddresses, StackError
 from devtools.stack.cli import stack as stack_cli
+from tests.processes import gone
 
 pytestmark = pytest.mark.integration
 
@@ -41,14 +41,6 @@ def local(run_dir: Path) -> Iterator[LocalStack]:
 def addrs(local: LocalStack) -> StackAddresses:
     """The addresses of the running stack."""
     return local.addresses()
-
-
-def _gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
 
 
 def _cluster_id(run_dir: Path) -> str:
@@ -158,7 +150,7 @@ async def test_down_then_up_reuses_storage_and_ports(
     cluster_id = _cluster_id(local.run_dir)
 
     local.down()
-    assert all(pid is not None and _gone(pid) for pid in pids)
+    assert all(pid is not None and gone(pid) for pid in pids)
     assert local.kafka_pid() is None
     assert local.redis_pid() is None
     status = local.status()
