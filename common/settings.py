@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -22,10 +22,11 @@ class Settings(BaseSettings):
 
     kafka_bootstrap: str = "127.0.0.1:9092"
     redis_url: str = "redis://127.0.0.1:6379/0"
-    # OCOP_REDIS_URL names one node of a Redis Cluster, and the cluster client learns the
-    # others from it (redis-py's RedisCluster.from_url takes the same redis:// URL as the
+    # OCOP_REDIS_URL names a node of a Redis Cluster, or several separated by commas (a
+    # process then starts while any one is up), and the cluster client learns the others
+    # from it (redis-py's RedisCluster.from_url takes the same redis:// URL as the
     # single-server client, so the mode is said here, not in the URL; docs/design.md,
-    # "Cluster stack"; store/client.py picks the client).
+    # "On a Redis Cluster"; store/client.py picks the client).
     redis_cluster: bool = False
     key_prefix: str = Field(default="ocop", pattern=r"^[A-Za-z0-9_.:-]{1,40}$")
 
@@ -122,6 +123,14 @@ class Settings(BaseSettings):
     token_secret_previous: SecretStr = SecretStr("")
     fair_title: str = "Chợ phiên OCOP"
     fair_place: str = "Cần Giờ, TP.HCM"
+
+    @field_validator("redis_cluster")
+    @classmethod
+    def _one_server_unless_cluster(cls, cluster: bool, info: ValidationInfo) -> bool:
+        if not cluster and "," in str(info.data.get("redis_url", "")):
+            raise ValueError("OCOP_REDIS_URL lists several servers, which only a Redis "
+                             "Cluster takes: set OCOP_REDIS_CLUSTER=1, or name one server")
+        return cluster
 
     @property
     def screen_names(self) -> tuple[str, ...]:

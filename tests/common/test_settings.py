@@ -21,3 +21,10 @@ def test_instance_id_names_the_host_or_means_dynamic_membership() -> None:
 def test_instance_id_refuses_what_kafka_would_choke_on(bad: str) -> None:
     with pytest.raises(ValidationError, match="instance_id"):
         Settings(instance_id=bad)
+
+
+def test_several_redis_servers_only_for_a_cluster() -> None:
+    several = "redis://10.0.0.1:6379/0,redis://10.0.0.2:6379/0"
+    assert Settings(redis_url=several, redis_cluster=True).redis_url == several
+    with pytest.raises(ValidationError, match="OCOP_REDIS_URL lists several servers"):
+        Settings(redis_url=several)
