@@ -45,12 +45,16 @@ main.add_command(ingest)
 main.add_command(connect)
 
 
+# How long a starting worker keeps trying a Kafka that cannot answer before it exits.
+_KAFKA_READY_S = 120.0
+
+
 @main.command()
 def worker() -> None:
     """Run one stream worker (faust) against the configured Kafka and Redis."""
     import faust
 
-    from consumers.topics import TopicLayoutError, ensure_topics, input_partitions
+    from consumers.topics import TopicLayoutError
     from streams.app import build_app
 
     settings = command_settings()
@@ -60,10 +64,7 @@ def worker() -> None:
     use_uvloop()
     asyncio.run(_require_safe_redis(settings))
     try:
-        created = asyncio.run(ensure_topics(settings))
-        if created:
-            logging.getLogger("cli").info("created topics %s", ", ".join(created))
-        partitions = asyncio.run(input_partitions(settings))
+        partitions = asyncio.run(_topics_ready(settings))
         asyncio.run(_claim_partitions(settings, partitions))
     except (TopicLayoutError, LayoutChanged) as exc:
         raise click.ClickException(str(exc)) from exc
@@ -110,6 +111,30 @@ async def _require_safe_redis(settings: Settings) -> None:
             "cannot reach Redis (OCOP_REDIS_URL) to check its maxmemory-policy: %s", exc)
     finally:
         await redis.aclose()
+
+
+async def _topics_ready(settings: Settings) -> int:
+    """Create the missing topics and return the input partition count, trying again
+    while Kafka cannot answer: one broker of several may be down as a worker starts,
+    and the admin client may still pick it until the cluster drops it."""
+    from aiokafka.errors import KafkaError
+
+    from consumers.topics import ensure_topics, input_partitions
+
+    log = logging.getLogger("cli")
+    deadline = asyncio.get_running_loop().time() + _KAFKA_READY_S
+    while True:
+        try:
+            created = await ensure_topics(settings)
+            if created:
+                log.info("created topics %s", ", ".join(created))
+            return await input_partitions(settings)
+        except KafkaError as exc:
+            if not exc.retriable or asyncio.get_running_loop().time() > deadline:
+                raise
+            log.warning("Kafka at OCOP_KAFKA_BOOTSTRAP did not answer (%s); trying again "
+                        "in 1 s", exc)
+            await asyncio.sleep(1)
 
 
 async def _claim_partitions(settings: Settings, partitions: int) -> None:

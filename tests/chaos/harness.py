@@ -84,7 +84,13 @@ class WorkerPool:
             for index in sorted(self._wanted):
                 proc, settings = self.workers[index]
                 if proc.poll() is not None:
-                    self.workers[index] = (spawn(settings, "worker", self.log_dir)[0], settings)
+                    try:
+                        self.workers[index] = (spawn(settings, "worker", self.log_dir)[0],
+                                               settings)
+                    except AssertionError:
+                        # It died before it served (its log is kept): a service manager
+                        # tries again, and so does the next round.
+                        continue
                     self.restarts += 1
 
     async def wait_alive(self, index: int) -> None:
