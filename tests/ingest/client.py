@@ -13,8 +13,10 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from common.catalog import Catalog
 from common.settings import Settings
 from counting.contract import MessageDecoder
+from devtools.simulator.producer import new_producer, publish_sessions
 from tests.conftest import seconds, settings_env
 from tests.processes import end_offsets
 
@@ -101,3 +103,13 @@ async def topic_events(settings: Settings, kind: str) -> list[tuple[bytes, objec
     finally:
         await consumer.stop()
     return found
+
+
+async def publish_catalog(settings: Settings, catalog: Catalog) -> None:
+    """Publish ``catalog``'s sessions to the catalog topic, as `catalog load` does."""
+    producer = new_producer(settings.kafka_bootstrap)
+    await producer.start()
+    try:
+        await publish_sessions(producer, settings.sessions_topic, catalog)
+    finally:
+        await producer.stop()

@@ -21,13 +21,12 @@ from common.catalog import Catalog
 from common.settings import Settings
 from consumers.topics import ensure_topics
 from devtools.simulator.fair import FairConfig, Message, generate
-from devtools.simulator.producer import new_producer, publish_sessions
 from devtools.simulator.truth import compute_truth
 from devtools.stack import LocalStack
 from tests.chaos.harness import WorkerPool, supervised
 from tests.conftest import seconds
 from tests.expectations import COUNTS, drift_from_truth, hll_close, sample_fair_catalog
-from tests.ingest.client import add_key, events_body, post
+from tests.ingest.client import add_key, events_body, post, publish_catalog
 from tests.processes import running, wait_caught_up
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
@@ -51,15 +50,6 @@ def _fair(events: int, seed: int) -> tuple[list[Message], Catalog, dict[str, Any
 def _batches(messages: list[Message]) -> list[bytes]:
     events = [event for m in messages for event in m.events]
     return [events_body(events[i:i + BATCH]) for i in range(0, len(events), BATCH)]
-
-
-async def _publish_catalog(settings: Settings, catalog: Catalog) -> None:
-    producer = new_producer(settings.kafka_bootstrap)
-    await producer.start()
-    try:
-        await publish_sessions(producer, settings.sessions_topic, catalog)
-    finally:
-        await producer.stop()
 
 
 @dataclass
@@ -117,7 +107,7 @@ async def test_a_fair_posted_in_500_event_batches_reaches_the_board_exactly(
     settings = make_settings(partitions=4, ingest_key_rate=1_000_000.0)
     await ensure_topics(settings)
     messages, catalog, truth = _fair(6_000, seed=1301)
-    await _publish_catalog(settings, catalog)
+    await publish_catalog(settings, catalog)
     with running(settings, "worker", tmp_path), running(settings, "web", tmp_path), \
             running(settings, "ingest", tmp_path):
         poster = Poster(settings, add_key(settings, "fair-feed"))
@@ -132,7 +122,7 @@ async def test_kafka_killed_mid_run_the_client_retries_503s_and_totals_end_exact
                              ingest_send_timeout_s=3.0)
     await ensure_topics(settings)
     messages, catalog, truth = _fair(5_000, seed=1302)
-    await _publish_catalog(settings, catalog)
+    await publish_catalog(settings, catalog)
     bodies = _batches(messages)
     async with supervised(WorkerPool(settings, tmp_path)) as pool:
         pool.start()

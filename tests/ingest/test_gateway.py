@@ -12,26 +12,16 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from common.catalog import SAMPLE_CATALOG, Catalog, encode_session, load_catalog
+from common.catalog import SAMPLE_CATALOG, encode_session, load_catalog
 from common.settings import Settings
 from consumers.topics import ensure_topics
-from devtools.simulator.producer import new_producer, publish_sessions
 from store.keys import Keys
 from tests.conftest import seconds
 from tests.expectations import sample_fair_catalog
-from tests.ingest.client import JSON, NDJSON, add_key, cli, events_body, post
+from tests.ingest.client import JSON, NDJSON, add_key, cli, events_body, post, publish_catalog
 from tests.processes import running, wait_caught_up
 
 pytestmark = pytest.mark.integration
-
-
-async def _publish_catalog(settings: Settings, catalog: Catalog) -> None:
-    producer = new_producer(settings.kafka_bootstrap)
-    await producer.start()
-    try:
-        await publish_sessions(producer, settings.sessions_topic, catalog)
-    finally:
-        await producer.stop()
 
 
 def _join(i: int, session: str = "cp-a") -> dict[str, object]:
@@ -151,7 +141,7 @@ def test_mixed_events_the_valid_ones_count(
     with running(settings, "worker", tmp_path), running(settings, "web", tmp_path), \
             running(settings, "ingest", tmp_path):
         catalog = sample_fair_catalog()
-        asyncio.run(_publish_catalog(settings, catalog))
+        asyncio.run(publish_catalog(settings, catalog))
         key = add_key(settings, "feed")
         ids = [s.session_id for s in catalog.sessions[:3]]
         good = [_join(i, ids[i % 3]) for i in range(6)]

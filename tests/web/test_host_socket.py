@@ -16,7 +16,7 @@ from websockets.exceptions import ConnectionClosed
 from common.settings import Settings
 from common.tokens import HostTokens
 from tests.conftest import seconds
-from tests.web.writes import ORDERS, VIEWS, count, join, now_ms, order
+from tests.web.writes import ORDERS, count, count_two_sessions, now_ms, order
 from web.server import WebApp
 
 pytestmark = pytest.mark.integration
@@ -29,12 +29,7 @@ _CLIENT_LOG.setLevel(logging.WARNING)
 @pytest.fixture
 async def app(make_settings: Callable[..., Settings]) -> AsyncIterator[WebApp]:
     settings = make_settings(heartbeat_s=0.5, push_interval_s=0.05, partitions=2)
-    redis = Redis.from_url(settings.redis_url, decode_responses=True)
-    await count(settings, redis, VIEWS, [join("v1", "cp-1", "u1"), join("v2", "cp-1", "u2"),
-                                         join("v3", "cp-2", "u3")])
-    await count(settings, redis, ORDERS, [order("o1", "cp-1", 50_000),
-                                          order("o2", "cp-2", 90_000)])
-    await redis.aclose()
+    await count_two_sessions(settings)
     web = WebApp(settings=settings, auth_timeout_s=0.5)
     async with web.serving():
         yield web

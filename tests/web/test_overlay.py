@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 from common.settings import Settings
 from common.tokens import HostTokens
 from tests.conftest import seconds
-from tests.web.writes import ORDERS, VIEWS, count, join, now_ms, order
+from tests.web.writes import ORDERS, VIEWS, count, count_two_sessions, join, now_ms, order
 from web.server import WebApp
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
@@ -26,12 +26,7 @@ TRANSPARENT = "rgba(0, 0, 0, 0)"
 async def served(make_settings: Callable[..., Settings]) -> AsyncIterator[Settings]:
     """A web process over two counted sessions: cp-2 ahead of cp-1 in revenue."""
     settings = make_settings(heartbeat_s=0.5, push_interval_s=0.05, partitions=2)
-    redis = Redis.from_url(settings.redis_url, decode_responses=True)
-    await count(settings, redis, VIEWS, [join("v1", "cp-1", "u1"), join("v2", "cp-1", "u2"),
-                                         join("v3", "cp-2", "u3")])
-    await count(settings, redis, ORDERS, [order("o1", "cp-1", 50_000),
-                                          order("o2", "cp-2", 90_000)])
-    await redis.aclose()
+    await count_two_sessions(settings)
     async with WebApp(settings=settings).serving():
         yield settings
 

@@ -52,6 +52,19 @@ async def count(settings: Settings, redis: Redis, topic: str,
     assert (await store.apply([delta])).ok
 
 
+async def count_two_sessions(settings: Settings) -> None:
+    """Two counted sessions, cp-2 ahead of cp-1 in revenue: two viewers and 50,000 ₫ in
+    cp-1, one viewer and 90,000 ₫ in cp-2."""
+    redis = Redis.from_url(settings.redis_url, decode_responses=True)
+    try:
+        await count(settings, redis, VIEWS, [join("v1", "cp-1", "u1"), join("v2", "cp-1", "u2"),
+                                             join("v3", "cp-2", "u3")])
+        await count(settings, redis, ORDERS, [order("o1", "cp-1", 50_000),
+                                              order("o2", "cp-2", 90_000)])
+    finally:
+        await redis.aclose()
+
+
 async def store_catalog(settings: Settings, redis: Redis, catalog: Catalog) -> list[str]:
     """Store ``catalog``'s fairs and sessions as the worker's catalog agent does; returns
     the session ids."""
