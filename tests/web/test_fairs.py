@@ -35,7 +35,16 @@ from web.server import WebApp
 pytestmark = pytest.mark.integration
 
 H = 3_600_000
-NOW = now_ms()
+
+
+def _clear_of_midnight(ms: int) -> int:
+    """A "now" at least ten minutes before the local midnight: the tests read "today" a
+    few seconds after writing, and the web clock (below) starts here, so both see one day."""
+    margin = 10 * 60_000
+    return ms - margin if local_day(ms) != local_day(ms + margin) else ms
+
+
+NOW = _clear_of_midnight(now_ms())
 
 
 def _iso(ms: int) -> str:
@@ -131,13 +140,15 @@ def _today(counted: list[Counted], sessions: set[str]) -> dict[str, int]:
 
 
 class Clock:
-    """The web process's wall clock, moved by the test."""
+    """The web process's wall clock: it starts at NOW however long after the import the
+    test runs, and the test moves it by ``offset``."""
 
     def __init__(self) -> None:
         self.offset = 0
+        self._started = now_ms()
 
     def __call__(self) -> int:
-        return now_ms() + self.offset
+        return NOW + now_ms() - self._started + self.offset
 
 
 @dataclass
