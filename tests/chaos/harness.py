@@ -172,7 +172,11 @@ class Outcome:
 async def finish(run: Run, pool: WorkerPool | None, scenario: str, *, truth: dict[str, Any],
                  expected_letters: int, faults_done_at: float) -> Outcome:
     """Wait for the workers to catch up, then measure drift and dead letters."""
-    await wait_caught_up(run.settings, timeout_s=600)
+    try:
+        # Under pytest's own 600 s: a stuck worker fails with what it was doing.
+        await wait_caught_up(run.settings, timeout_s=420)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{_log_tails(pool)}") from None
     recover_s = time.monotonic() - faults_done_at
     drift = await drift_from_truth(run.settings, truth)
     letters = await read_dead_letters(run.settings, expected_letters)
@@ -192,6 +196,17 @@ async def finish(run: Run, pool: WorkerPool | None, scenario: str, *, truth: dic
     with report.open("a", encoding="utf-8") as out:
         out.write(outcome.row() + "\n")
     return outcome
+
+
+def _log_tails(pool: WorkerPool | None, lines: int = 40) -> str:
+    """The last lines of every worker log of the pool (CI keeps no files)."""
+    if pool is None:
+        return ""
+    tails = []
+    for log in sorted(pool.log_dir.glob("worker-*.log")):
+        text = log.read_text(encoding="utf-8", errors="replace").splitlines()
+        tails.append(f"--- {log.name}\n" + "\n".join(text[-lines:]))
+    return "\n".join(tails)
 
 
 @contextlib.asynccontextmanager
