@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     ingest_key_rate: float = Field(default=5000.0, gt=0)
     # How long a request waits for Kafka to acknowledge its events before answering 503.
     ingest_send_timeout_s: float = Field(default=10.0, gt=0)
+    # Events one TikTok LIVE room connection holds while Kafka does not take them (about
+    # 200 bytes each): past it, newer events are dropped and logged, not memory exhausted.
+    tiktok_max_pending: int = Field(default=200_000, ge=500)
     # A TOML file of webhook sources (secret, mapping, amount endpoint, shop → session;
     # README, "Webhooks"). Empty: no source, every POST /v1/webhooks/... answers 404.
     webhook_sources: str = ""

@@ -65,10 +65,14 @@ class Room:
         self.decoders = decoders(settings.max_message_bytes)
         self.pending: list[bytes] = []
         self.refused = 0
+        # Events dropped because the queue was full, in all and since it last had room.
+        self.overflowed = 0
+        self._overflowing = 0
         self._ready = asyncio.Event()
 
     def accept(self, raw: bytes) -> bool:
-        """Queue one mapped event if the strict decoder takes it; log why if not."""
+        """Queue one mapped event if the strict decoder takes it and the queue has room;
+        log why if not."""
         checked = check_events([raw], self.decoders)
         if checked.problems:
             problem = checked.problems[0]
@@ -76,9 +80,29 @@ class Room:
             log.warning("dropped a TikTok event the contract refuses (%s, field %s): %s: %s",
                         problem.reason.value, problem.field, problem.detail, raw[:200])
             return False
+        if len(self.pending) >= self.settings.tiktok_max_pending:
+            self._overflow()
+            return False
+        self._had_room()
         self.pending.append(raw)
         self._ready.set()
         return True
+
+    def _overflow(self) -> None:
+        # The newest event is the one dropped: the oldest ones may be in flight to Kafka.
+        if not self._overflowing:
+            log.error("%d events of session %s wait for Kafka (OCOP_KAFKA_BOOTSTRAP=%s), "
+                      "the most one room holds (OCOP_TIKTOK_MAX_PENDING): newer events are "
+                      "dropped until Kafka takes some; bring the broker back",
+                      len(self.pending), self.session_id, self.settings.kafka_bootstrap)
+        self._overflowing += 1
+        self.overflowed += 1
+
+    def _had_room(self) -> None:
+        if self._overflowing:
+            log.warning("the queue of session %s has room again; %d events were dropped "
+                        "while it was full", self.session_id, self._overflowing)
+            self._overflowing = 0
 
     def on_join(self, event: Any) -> None:
         """TikTokLive's JoinEvent: a ``join`` view event."""

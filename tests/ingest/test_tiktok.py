@@ -161,6 +161,24 @@ def test_the_room_queues_what_the_decoder_takes_and_drops_what_it_refuses() -> N
     assert [json.loads(raw)["kind"] for raw in room.pending] == ["join", "viewers"]
 
 
+def test_a_full_queue_drops_the_newest_events_and_says_how_many(
+        caplog: pytest.LogCaptureFixture) -> None:
+    room = Room(Settings(tiktok_max_pending=500), session_id=SESSION,
+                clock=lambda: RECEIVED_MS)
+    for i in range(503):
+        room.on_join(_join(msg_id=i + 1))
+    # The oldest stay: they may be in flight to Kafka while the feed goes on.
+    assert [json.loads(raw)["event_id"] for raw in room.pending[:1]] == [
+        f"tiktok:{SESSION}:join:1"]
+    assert (len(room.pending), room.overflowed) == (500, 3)
+    full = [r for r in caplog.records if "OCOP_TIKTOK_MAX_PENDING" in r.getMessage()]
+    assert len(full) == 1 and full[0].levelname == "ERROR"
+    del room.pending[:10]  # Kafka took a batch
+    room.on_join(_join(msg_id=1_000))
+    assert len(room.pending) == 491 and room.overflowed == 3
+    assert any("3 events were dropped" in r.getMessage() for r in caplog.records)
+
+
 def test_the_librarys_extended_user_maps_the_same() -> None:
     event = JoinEvent(common=CommonMessageData(msg_id=5, create_time=CREATED_MS),
                       user=ExtendedUser(id=1, display_id="bob"), action=MemberMessageAction.JOINED)
