@@ -13,6 +13,7 @@ import yaml
 
 from cli.main import main
 from common.settings import Settings
+from ingest.webhooks import load_sources
 from tests.deploy import promtool
 
 REPO = promtool.REPO
@@ -54,10 +55,14 @@ def _env(service: str) -> dict[str, str]:
     return {str(k): str(v) for k, v in _services()[service].get("environment", {}).items()}
 
 
+# ``${NAME:-default}`` in a mount: what compose mounts when NAME is not set.
+_DEFAULTED = re.compile(r"\$\{[A-Z0-9_]+:-([^}]*)\}")
+
+
 def _mounts(service: str) -> list[tuple[str, str]]:
     pairs = []
     for volume in _services()[service].get("volumes", []):
-        source, target = volume.split(":")[:2]
+        source, target = _DEFAULTED.sub(r"\1", volume).split(":")[:2]
         pairs.append((source, target))
     return pairs
 
@@ -138,6 +143,14 @@ def test_every_mounted_file_exists() -> None:
         for source, _ in _mounts(name):
             if source.startswith("."):
                 assert (REPO / source).exists(), f"{name} mounts missing {source}"
+
+
+def test_the_gateway_reads_the_mounted_webhook_sources_and_by_default_none() -> None:
+    mounted = {target: source for source, target in _mounts("ingest")}
+    path = _env("ingest")["OCOP_WEBHOOK_SOURCES"]
+    assert path in mounted, f"OCOP_WEBHOOK_SOURCES={path} is not mounted: {mounted}"
+    assert "${OCOP_WEBHOOK_SOURCES_FILE:-" in str(_services()["ingest"]["volumes"])
+    assert load_sources(str(REPO / mounted[path])) == {}
 
 
 def test_app_services_run_cli_commands_on_their_ports() -> None:
