@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ GRAFANA = promtool.DEPLOY / "grafana"
 DASHBOARD = GRAFANA / "dashboards" / "ocop-live.json"
 # Grafana fills these in at query time; promtool needs a concrete duration.
 GRAFANA_VARIABLES = {"$__rate_interval": "5m", "$__interval": "1m", "$__range": "1h"}
+JOBS = {"ocop-worker", "ocop-web", "ocop-ingest"}
 # What ops must see at a glance (issue 5): each needs a panel whose queries use it.
 REQUIRED = {
     "throughput": ["ocop_events_applied_total", "ocop_events_consumed_total"],
@@ -90,6 +92,17 @@ def test_queries_name_only_declared_metrics() -> None:
     for expr in _exprs():
         assert not undeclared(expr), \
             f"not declared in common/ or ingest/metrics.py: {undeclared(expr)}: {expr}"
+
+
+def test_queries_name_known_jobs() -> None:
+    for expr in _exprs():
+        jobs = {job for match in re.findall(r'job=~?"([^"]+)"', expr) for job in match.split("|")}
+        assert jobs <= JOBS, expr
+        # The gateway serves only the ocop_ingest_* metrics, and nothing else serves them.
+        if "ocop_ingest_" in expr:
+            assert jobs == {"ocop-ingest"}, f"ocop_ingest_* come from job ocop-ingest only: {expr}"
+        elif "ocop_" in expr:
+            assert "ocop-ingest" not in jobs, f"the gateway serves no other ocop_* metric: {expr}"
 
 
 def test_every_query_parses(tmp_path: Path) -> None:
