@@ -65,6 +65,16 @@ def _body(payload: Json) -> Json:
     return {k: v for k, v in payload.items() if k != "as_of"}
 
 
+def payload_inputs(rows: SessionRows) -> tuple[Any, ...]:
+    """Everything ``build_session`` reads of ``rows`` but the clock (which only sets
+    ``as_of`` and the fair's status, taken here as it stands): equal inputs build equal
+    payloads, whatever the time."""
+    fair = rows.fair
+    return (rows.session_id, rows.found, rows.counters, rows.unique_viewers, rows.minutes,
+            rows.today, rows.rank_above, rows.sessions_ranked, rows.next_gmv_above,
+            rows.catalog, fair, None if fair is None else fair.status(rows.now_ms))
+
+
 class HostHub:
     """Authenticates host pages and pushes each its own session's payload.
 
@@ -91,6 +101,8 @@ class HostHub:
         self.clock = clock
         self.monotonic = monotonic
         self.screens: dict[ServerConnection, HostScreen] = {}
+        # Per watched session: the inputs, payload and body last built from them.
+        self._built: dict[str, tuple[tuple[Any, ...], Json, Json]] = {}
         self._closing: set[asyncio.Task[None]] = set()
         self._running = True
 
@@ -151,13 +163,25 @@ class HostHub:
     def _payload(self, rows: SessionRows) -> Json:
         return build_session(rows, title=self.settings.fair_title, place=self.settings.fair_place)
 
+    def _current(self, rows: SessionRows) -> tuple[Json, Json]:
+        """The session's payload and body, built again only when its inputs changed: of
+        the hundreds of sessions a campaign's hosts watch, a tick moves few."""
+        inputs = payload_inputs(rows)
+        built = self._built.get(rows.session_id)
+        if built is not None and built[0] == inputs:
+            return built[1], built[2]
+        payload = self._payload(rows)
+        body = _body(payload)
+        self._built[rows.session_id] = (inputs, payload, body)
+        return payload, body
+
     def _send(self, screens: list[HostScreen], connections: list[ServerConnection],
-              payload: Json) -> None:
+              payload: Json, body: Json | None = None) -> None:
         now = self.monotonic()
         text = encode({"type": "session", "server_time": self.clock(), "session": payload,
                        "heartbeat_ms": int(self.settings.heartbeat_s * 1000)})
         self.fanout.send(connections, text, kind="session")
-        body = _body(payload)
+        body = _body(payload) if body is None else body
         for screen in screens:
             screen.last, screen.sent_at = body, now
 
@@ -189,6 +213,8 @@ class HostHub:
                 task.add_done_callback(self._closing.discard)
                 continue
             by_session[screen.session_id].append((connection, screen))
+        for gone in self._built.keys() - by_session.keys():
+            del self._built[gone]
         if not by_session:
             return
         try:
@@ -201,13 +227,14 @@ class HostHub:
         due_beats = []
         for session_id, watchers in by_session.items():
             # One payload (and one encoded frame) per session, whatever its watchers.
-            payload = self._payload(rows[session_id])
-            body = _body(payload)
-            stale = [(c, s) for c, s in watchers if s.last != body]
+            payload, body = self._current(rows[session_id])
+            stale = [(c, s) for c, s in watchers if s.last is not body and s.last != body]
             if stale:
-                self._send([s for _, s in stale], [c for c, _ in stale], payload)
+                self._send([s for _, s in stale], [c for c, _ in stale],
+                           {**payload, "as_of": now_ms}, body)
+            # Every watcher is current now; those sent nothing for a while get a beat.
             limit = self.monotonic() - self.settings.heartbeat_s
-            due_beats += [(c, s) for c, s in watchers if s.last == body and s.sent_at <= limit]
+            due_beats += [(c, s) for c, s in watchers if s.sent_at <= limit]
         if due_beats:
             self.fanout.send([c for c, _ in due_beats], beat, kind="heartbeat")
             now = self.monotonic()
