@@ -57,8 +57,10 @@ async def drift_from_truth(settings: Settings, truth: dict[str, Any]) -> Drift:
             diff = board["totals"][name] - truth["totals"][name]
             if diff:
                 mismatches.append(f"totals.{name}: {diff:+d}")
-        if not hll_close(board["totals"]["unique_viewers"], truth["totals"]["unique_viewers"]):
-            mismatches.append("totals.unique_viewers beyond the HyperLogLog error")
+        unique, want_unique = board["totals"]["unique_viewers"], truth["totals"]["unique_viewers"]
+        if not hll_close(unique, want_unique):
+            mismatches.append(f"totals.unique_viewers {unique} against {want_unique}, beyond "
+                              f"the HyperLogLog error")
         for sid, want in truth["sessions"].items():
             page = build_session(await reader.session(sid, now_ms=now_ms))
             for name in (*EXACT, "peak_viewers", "peak_at"):

@@ -224,7 +224,7 @@ async def supervised(pool: WorkerPool) -> AsyncIterator[WorkerPool]:
 
 def check_exact(outcome: Outcome) -> None:
     """Nothing lost, nothing counted twice, every bad record dead-lettered once."""
-    assert outcome.drift.mismatches == []
+    assert outcome.drift.mismatches == [], outcome.drift.mismatches
     assert (outcome.drift.lost, outcome.drift.double_counted) == (0, 0)
     assert outcome.dead_letters_unique == outcome.dead_letters_expected
 
