@@ -15,14 +15,15 @@ import asyncio
 
 import uvloop
 
-from common import kafka_on_uvloop
+from common import kafka_on_uvloop, redis_on_uvloop
 
 
 def use_uvloop() -> None:
     """Make every event loop created from now on (any thread) a uvloop loop, with
-    aiokafka's connections taught uvloop's closed-socket error."""
+    aiokafka's and redis-py's connections taught uvloop's closed-socket error."""
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     kafka_on_uvloop.install()
+    redis_on_uvloop.install()
 
 
 def loop_kind() -> str:
