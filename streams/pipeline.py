@@ -110,8 +110,12 @@ class BatchProcessor:
         receives nothing more would hold the gap forever. ``positions`` are the
         consumer's positions: a partition whose position and recorded offset are both
         unchanged since the last call, with offsets in between, is read up to its
-        position here.
+        position here. A Redis that lost writes the worker had applied (a failover to a
+        replica that lacked them) with no record coming after is caught the same way:
+        the shard's state is read again first, when Redis holds less than it.
         """
+        async with self._lock:
+            await self._drop_states_redis_lost(positions)
         read = 0
         for (topic, shard), position in positions.items():
             if shard in self._stopped:
@@ -132,6 +136,26 @@ class BatchProcessor:
                 read += len(found)
                 await self.process(found)
         return read
+
+    async def _drop_states_redis_lost(self, positions: Mapping[tuple[str, int], int]) -> None:
+        """Forget the state of each shard whose Redis offsets fell behind what this
+        worker applied. Called under the lock: with no batch between state and apply,
+        Redis behind the state means it lost writes."""
+        parts = [tp for tp in positions if tp[1] in self._states]
+        if not parts:
+            return
+        recorded = await self._retry(lambda: self.store.recorded_offsets(parts),
+                                     "read recorded offsets")
+        for (topic, shard), stored in recorded.items():
+            state = self._states.get(shard)
+            applied = None if state is None else state.offsets.get(topic)
+            if applied is None or isinstance(stored, ShardUnreadable):
+                continue
+            if (-1 if stored is None else stored) < applied:
+                log.warning("shard %d: Redis holds %s only up to offset %s but this worker "
+                            "applied up to %d: Redis lost writes; reading them again",
+                            shard, topic, stored, applied)
+                self._states.pop(shard, None)
 
     async def process(self, records: Sequence[Record]) -> None:
         """Count ``records``; returns once Redis holds their effect and their offsets."""

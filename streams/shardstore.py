@@ -26,6 +26,7 @@ from redis.exceptions import (
     MovedError,
     NoScriptError,
     ReadOnlyError,
+    RedisError,
     ResponseError,
     TryAgainError,
 )
@@ -67,9 +68,25 @@ return {redis.call('HGET', KEYS[1], ARGV[1]), redis.call('HGETALL', KEYS[2]),
 """
 
 
+# The rest of a load, read in further calls (the seen ids are too large for one reply,
+# the session hashes are known only once the first call named them). Each call also
+# reads the offsets hash, so a load can tell whether every part saw the same shard.
+_SEEN = "return {redis.call('HGETALL', KEYS[1]), redis.call('MGET', unpack(KEYS, 2))}"
+_LIVE = """
+local out = {redis.call('HGETALL', KEYS[1])}
+for i = 2, #KEYS do out[i] = redis.call('HMGET', KEYS[i], unpack(ARGV)) end
+return out
+"""
+
+
 def _pairs(flat: list[str]) -> dict[str, str]:
     """A hash from its flat ``HGETALL`` reply inside a script."""
     return dict(zip(flat[::2], flat[1::2], strict=True))
+
+
+def _text_pairs(flat: list[bytes | str]) -> dict[str, str]:
+    """:func:`_pairs` of a reply read without the client's decoding."""
+    return _pairs([v.decode() if isinstance(v, bytes) else v for v in flat])
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +127,18 @@ class ApplyOutcome:
     def ok(self) -> bool:
         """True when every delta was applied."""
         return not (self.rejected or self.failed)
+
+
+class ShardChangedWhileRead(RedisError):
+    """The parts of a shard's load saw different offsets: another node answered part of
+    it (a failover moving the shard's slot, a restarted old master that still claimed
+    it) or something else wrote to the shard meanwhile. A state mixed from two moments
+    would take records Redis lacks for duplicates; the load is read again."""
+
+    def __init__(self, shard: int, first: Mapping[str, str], then: Mapping[str, str]) -> None:
+        super().__init__(f"shard {shard} changed while it was read: its offsets were "
+                         f"{dict(first)} and then {dict(then)} (a failover moving its slot, or "
+                         "another process writing to it); reading it again")
 
 
 class ShardUnreadable(RuntimeError):
@@ -347,9 +376,11 @@ class ShardStore:
 
     async def _load(self, shard: int) -> ShardState:
         k = self.keys
-        # One script, so the state is read at one instant (an apply lands wholly before
-        # or after it). A script rather than MULTI: redis-py's cluster transactions fail
-        # on HGETALL and SMEMBERS replies (8.1: their reply callbacks are handed `keys`).
+        # Scripts, so each part is read at one instant (an apply lands wholly before or
+        # after it), and every part carries the offsets: the same offsets in every part
+        # is the same shard (an apply moves them with everything else it writes).
+        # Scripts rather than MULTI: redis-py's cluster transactions fail on HGETALL and
+        # SMEMBERS replies (8.1: their reply callbacks are handed `keys`).
         read = cast(Callable[..., Awaitable[list[Any]]], self.redis.eval)
         (stopped, offsets, marks, seen_minutes, orders, activity, forgotten,
          sessions) = await read(
@@ -358,6 +389,11 @@ class ShardStore:
             k.orders_forgotten(shard), k.sessions(shard), STOPPED_ERROR)
         offsets, marks, orders, activity, forgotten = (
             _pairs(flat) for flat in (offsets, marks, orders, activity, forgotten))
+
+        def same_shard(seen: Mapping[str, str]) -> None:
+            if seen != offsets:
+                raise ShardChangedWhileRead(shard, offsets, seen)
+
         if stopped is not None:
             raise ShardUnreadable(shard, f"a failed apply marked it stopped ({stopped}); "
                                          "rebuild Redis (`ocop-live rebuild`) to clear it")
@@ -365,7 +401,8 @@ class ShardStore:
         state.offsets = {topic: int(v) for topic, v in offsets.items()}
         state.watermarks = {topic: int(v) for topic, v in marks.items()}
         minutes = sorted(int(m) for m in seen_minutes)
-        for minute, blob in zip(minutes, await self._seen_ids(shard, minutes), strict=True):
+        for minute, blob in zip(minutes, await self._seen_ids(shard, minutes, same_shard),
+                                strict=True):
             if blob:
                 state.seen.add_packed(minute, blob)
         for raw_key, raw_state in orders.items():
@@ -376,10 +413,10 @@ class ShardStore:
         state.orders_forgotten = {sid: int(ms) for sid, ms in forgotten.items()}
         sids = sorted(sessions)
         if sids:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for sid in sids:
-                    pipe.hmget(k.session(shard, sid), [*LIVE_FIELDS, LAST_AT])
-                rows = await pipe.execute()
+            first, *rows = await read(_LIVE, 1 + len(sids), k.offsets(shard),
+                                      *[k.session(shard, sid) for sid in sids],
+                                      *LIVE_FIELDS, LAST_AT)
+            same_shard(_pairs(first))
             for sid, (net, peak, peak_at, count, count_at, last) in zip(sids, rows, strict=True):
                 if net is not None or peak is not None:
                     state.sessions[sid] = SessionLive(
@@ -393,14 +430,18 @@ class ShardStore:
                     state.last_at[sid] = int(last)
         return state
 
-    async def _seen_ids(self, shard: int, minutes: list[int]) -> list[bytes | None]:
+    async def _seen_ids(self, shard: int, minutes: list[int],
+                        same_shard: Callable[[Mapping[str, str]], None]) -> list[bytes | None]:
         # Binary, so read without the client's response decoding; in slices, since an
         # hour of a busy shard is tens of megabytes.
-        mget = cast(Callable[..., Awaitable[list[bytes | None]]], self.redis.execute_command)
+        run = cast(Callable[..., Awaitable[list[Any]]], self.redis.execute_command)
         found: list[bytes | None] = []
         for start in range(0, len(minutes), 10):
             keys = [self.keys.seen(shard, m) for m in minutes[start:start + 10]]
-            found += await mget("MGET", *keys, **{NEVER_DECODE: True})
+            offsets, blobs = await run("EVAL", _SEEN, 1 + len(keys), self.keys.offsets(shard),
+                                       *keys, **{NEVER_DECODE: True})
+            same_shard(_text_pairs(offsets))
+            found += blobs
         return found
 
     async def recorded_offsets(

@@ -212,6 +212,22 @@ async def test_a_partition_that_stalls_behind_the_consumer_is_read_from_kafka(
     assert await processor.catch_up({("v", 0): 10}) == 0
 
 
+async def test_writes_redis_lost_with_no_record_after_are_read_again(setup: tuple) -> None:
+    redis, keys, make = setup
+    processor = make(LogReader(_views(range(10))))
+    await processor.process(_views(range(4)))
+    saved = {k: await redis.dump(k) for k in await redis.keys(f"{keys.prefix}:*")}
+    await processor.process(_views(range(4, 10)))
+    # A failover to a replica that lacked the last batch; the partition stays quiet.
+    await redis.delete(*await redis.keys(f"{keys.prefix}:*"))
+    for key, value in saved.items():
+        await redis.restore(key, 0, value)
+    assert await processor.catch_up({("v", 0): 10}) == 0
+    assert await processor.catch_up({("v", 0): 10}) == 6
+    assert await _views_total(redis, keys) == 10
+    assert await redis.hget(keys.offsets(0), "v") == "9"
+
+
 async def test_a_partition_still_moving_is_left_to_the_consumer(setup: tuple) -> None:
     _, _, make = setup
     log = LogReader(_views(range(20)))

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, cast
 
 import pytest
 from redis.asyncio import Redis
@@ -14,7 +14,13 @@ from counting.aggregate import Aggregator, Record, Rules
 from counting.state import ShardState
 from store.keys import Keys
 from store.windows import quarter_of
-from streams.shardstore import FenceRejected, Retention, ShardStore, ShardUnreadable
+from streams.shardstore import (
+    FenceRejected,
+    Retention,
+    ShardChangedWhileRead,
+    ShardStore,
+    ShardUnreadable,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -93,6 +99,46 @@ async def test_loaded_state_continues_exactly_where_it_stopped(redis: tuple[Redi
     delta = AGG.batch(loaded, records, now_ms=NOW)
     assert delta.redelivered == 4
     assert (await store.apply([delta])).ok
+    assert (await client.hgetall(keys.totals(0)))["views"] == "6"
+
+
+class _WriteAfterFirstScript:
+    """A client on which ``write`` lands right after the first script call returns: a
+    load whose later parts another node answers (a failover), or a stray writer."""
+
+    def __init__(self, client: Redis, write: Callable[[], Awaitable[object]]) -> None:
+        self.client = client
+        self.write: Callable[[], Awaitable[object]] | None = write
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+    async def eval(self, *args: Any) -> Any:
+        result = await self.client.eval(*args)
+        if self.write is not None:
+            write, self.write = self.write, None
+            await write()
+        return result
+
+
+async def test_a_load_whose_parts_saw_different_offsets_is_read_again(
+    redis: tuple[Redis, Keys],
+) -> None:
+    client, keys = redis
+    store = ShardStore(client, keys=keys)
+    records = _records()
+    live_state = ShardState(shard=0)
+    await store.apply([AGG.batch(live_state, records[:4], now_ms=NOW)])
+    later = AGG.batch(live_state, records[4:], now_ms=NOW)
+    mixed = ShardStore(cast(Redis, _WriteAfterFirstScript(client, lambda: store.apply([later]))),
+                       keys=keys)
+    # Offsets from before the write and remembered ids from after it would take the
+    # records in between for duplicates: refused, and the next load is whole.
+    with pytest.raises(ShardChangedWhileRead, match="shard 0 changed while it was read"):
+        await mixed.load(0)
+    loaded = await mixed.load(0)
+    assert loaded.offsets == live_state.offsets
+    assert len(loaded.seen) == len(live_state.seen)
     assert (await client.hgetall(keys.totals(0)))["views"] == "6"
 
 
