@@ -52,10 +52,9 @@ _KAFKA_READY_S = 120.0
 @main.command()
 def worker() -> None:
     """Run one stream worker (faust) against the configured Kafka and Redis."""
-    import faust
-
     from consumers.topics import TopicLayoutError
     from streams.app import build_app
+    from streams.stopping import DeadlineWorker
 
     settings = command_settings()
     configure_logging()
@@ -71,7 +70,7 @@ def worker() -> None:
     # asyncio.run closed its loop; faust's worker wants a current one.
     asyncio.set_event_loop(asyncio.new_event_loop())
     app = build_app(settings, partitions=partitions)
-    faust.Worker(app, loglevel="info").execute_from_commandline()
+    DeadlineWorker(app, loglevel="info").execute_from_commandline()
 
 
 @main.command()
