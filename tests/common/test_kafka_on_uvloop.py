@@ -1,19 +1,15 @@
 """aiokafka on uvloop against the real broker: a write into a connection that was just
 reset is a KafkaConnectionError (which aiokafka retries), never uvloop's RuntimeError.
 
-Each case runs in a fresh interpreter: the guard patches aiokafka's class for the whole
-process, and the unguarded case must see the library as it ships.
+Each case runs in a fresh interpreter (``tests/common/probes.py``).
 """
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
 import pytest
 
 from devtools.stack.local import StackAddresses
+from tests.common.probes import run_probe
 
 pytestmark = pytest.mark.integration
 
@@ -49,11 +45,7 @@ uvloop.run(probe())
 
 
 def _probe(stack: StackAddresses, mode: str) -> list[str]:
-    result = subprocess.run([sys.executable, "-c", PROBE, stack.kafka_bootstrap, mode],
-                            capture_output=True, text=True, timeout=120, check=False)
-    assert result.returncode == 0, result.stderr
-    seen: list[str] = json.loads(result.stdout.splitlines()[-1])
-    return seen
+    return run_probe(PROBE, stack.kafka_bootstrap, mode)
 
 
 def test_aiokafka_as_shipped_raises_uvloops_error_on_a_reset_connection(

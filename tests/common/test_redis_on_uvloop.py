@@ -2,19 +2,15 @@
 reset is redis-py's ConnectionError (which its callers retry), never uvloop's
 RuntimeError.
 
-Each case runs in a fresh interpreter: the guard patches redis-py's class for the whole
-process, and the unguarded case must see the library as it ships.
+Each case runs in a fresh interpreter (``tests/common/probes.py``).
 """
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
 import pytest
 
 from devtools.stack.local import StackAddresses
+from tests.common.probes import run_probe
 
 pytestmark = pytest.mark.integration
 
@@ -50,11 +46,7 @@ uvloop.run(probe())
 
 
 def _probe(stack: StackAddresses, mode: str) -> list[str]:
-    result = subprocess.run([sys.executable, "-c", PROBE, stack.redis_url, mode],
-                            capture_output=True, text=True, timeout=120, check=False)
-    assert result.returncode == 0, result.stderr
-    seen: list[str] = json.loads(result.stdout.splitlines()[-1])
-    return seen
+    return run_probe(PROBE, stack.redis_url, mode)
 
 
 def test_redis_py_as_shipped_raises_uvloops_error_on_a_reset_connection(
