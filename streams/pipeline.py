@@ -152,9 +152,7 @@ class BatchProcessor:
             if applied is None or isinstance(stored, ShardUnreadable):
                 continue
             if (-1 if stored is None else stored) < applied:
-                log.warning("shard %d: Redis holds %s only up to offset %s but this worker "
-                            "applied up to %d: Redis lost writes; reading them again",
-                            shard, topic, stored, applied)
+                _log_lost_writes(shard, topic, stored, applied)
                 self._states.pop(shard, None)
 
     async def process(self, records: Sequence[Record]) -> None:
@@ -256,9 +254,7 @@ class BatchProcessor:
             else:
                 # Redis is behind what this worker applied: it lost writes (restarted
                 # from an older AOF, or was wiped). The gap is read again next round.
-                log.warning("shard %d: Redis holds %s only up to offset %s but this worker "
-                            "applied up to %d: Redis lost writes; reading them again",
-                            shard, topic, stored, applied)
+                _log_lost_writes(shard, topic, stored, applied)
         return records
 
     async def _without_gaps(self, shard: int, records: list[Record],
@@ -331,3 +327,8 @@ class BatchProcessor:
         if newest is not None:
             metrics.FRESHNESS_APPLIED.observe(max(0.0, (applied_at_ms - newest) / 1000))
         metrics.LAST_APPLIED.set(applied_at_ms / 1000)
+
+
+def _log_lost_writes(shard: int, topic: str, stored: int | None, applied: int) -> None:
+    log.warning("shard %d: Redis holds %s only up to offset %s but this worker applied up "
+                "to %d: Redis lost writes; reading them again", shard, topic, stored, applied)
